@@ -1,0 +1,142 @@
+'use strict';
+
+const Fastify = require('fastify');
+const { ApiError } = require('./errors');
+const { createAuthCheck } = require('./auth');
+const { IdempotencyStore } = require('./idempotency');
+const { Pacer } = require('./pacing');
+const { createMessageService } = require('./messages');
+const { systemClock } = require('./clock');
+const { createLogger, maskText } = require('./logger');
+const { registerCoreRoutes } = require('./routes/core');
+const { registerFakeRoutes } = require('./routes/fake');
+
+/** Default Retry-After (seconds) per error code, when the error has none. */
+const DEFAULT_RETRY_AFTER = Object.freeze({ RATE_LIMITED: 1, NOT_READY: 2, IN_FLIGHT: 1, SHUTTING_DOWN: 5 });
+
+/**
+ * Map any error reaching fastify's error handler to an ApiError.
+ * @param {any} err
+ * @param {number} bodyLimit
+ */
+function classify(err, bodyLimit) {
+  if (err instanceof ApiError) return err;
+  if (err && err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new ApiError('INVALID_REQUEST', `request body is larger than ${bodyLimit} bytes`, { field: 'body', status: 413 });
+  }
+  if (err && err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return new ApiError('INVALID_REQUEST', 'Content-Type must be application/json', { field: 'body' });
+  }
+  if (err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new ApiError('INVALID_REQUEST', 'request body is not valid JSON', { field: 'body' });
+  }
+  return null;
+}
+
+/**
+ * Build the HTTP application around a driver.
+ *
+ * @param {object} deps
+ * @param {import('./drivers/state').Driver & Record<string, any>} deps.driver
+ * @param {import('./config').Config} deps.config
+ * @param {import('./clock').Clock} [deps.clock]
+ * @param {import('pino').Logger} [deps.logger]
+ */
+function createApp({ driver, config, clock = systemClock, logger = createLogger({ level: 'silent' }) }) {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.bodyLimitBytes,
+    exposeHeadRoutes: false,
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+  });
+
+  const checkAuth = createAuthCheck(config);
+  const idempotency = new IdempotencyStore({ ttlMs: config.idempotencyTtlMs, clock });
+  const pacer = new Pacer({
+    minChatGapMs: config.minChatGapMs,
+    globalRatePerSec: config.globalRatePerSec,
+    queueLimit: config.queueLimit,
+    clock,
+  });
+  const messages = createMessageService({ driver, pacer, idempotency, config, clock, logger });
+  let shuttingDown = false;
+
+  driver.on('state', (status) => {
+    logger.info({ state: status.state, reason: status.reason }, 'driver state');
+  });
+
+  /** @type {{method: string, url: string}[]} */
+  const routes = [];
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) routes.push({ method, url: route.url });
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config?.public) return;
+    const failure = checkAuth(request.headers.authorization);
+    if (failure) throw failure;
+    if (shuttingDown) throw new ApiError('SHUTTING_DOWN', 'service is shutting down', { retryAfterSec: 5 });
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.header('Cache-Control', 'no-store');
+    reply.header('X-Content-Type-Options', 'nosniff');
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    logger.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? '(unmatched)',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    let apiError = classify(err, config.bodyLimitBytes);
+    if (!apiError) {
+      logger.error({ err: maskText(err?.message ?? err), route: request.routeOptions.url }, 'unhandled error');
+      apiError = new ApiError('INTERNAL', 'internal error');
+    }
+    const retryAfter = apiError.retryAfterSec ?? DEFAULT_RETRY_AFTER[/** @type {keyof typeof DEFAULT_RETRY_AFTER} */ (apiError.code)];
+    if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+    reply.code(apiError.status).type('application/json; charset=utf-8').send(apiError.toBody());
+  });
+
+  app.setNotFoundHandler(async () => {
+    throw new ApiError('NOT_FOUND', 'no such route');
+  });
+
+  registerCoreRoutes(app, { driver, messages });
+  if (config.driver === 'fake' && driver.kind === 'fake') registerFakeRoutes(app, { driver });
+
+  /**
+   * Stop accepting requests, settle queued and in-flight sends, close the
+   * HTTP server, then stop the driver. Safe to call twice.
+   * @param {number} [graceMs]
+   */
+  let closing = null;
+  function shutdown(graceMs = config.shutdownGraceMs) {
+    if (closing) return closing;
+    shuttingDown = true;
+    closing = (async () => {
+      await Promise.all([messages.shutdown(graceMs), app.close()]);
+      await driver.stop();
+    })();
+    return closing;
+  }
+
+  app.decorate('shutdown', shutdown);
+  app.decorate('servedRoutes', () => routes.map((r) => ({ ...r })));
+  app.decorate('idempotency', idempotency);
+  app.decorate('pacer', pacer);
+  return app;
+}
+
+module.exports = { createApp };

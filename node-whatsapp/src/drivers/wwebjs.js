@@ -1,0 +1,353 @@
+'use strict';
+
+const { StateHolder } = require('./state');
+const { DriverError } = require('../errors');
+const { systemClock, withDeadline } = require('../clock');
+const { maskText } = require('../logger');
+
+/** Chromium flags for a headless, quiet browser (see README). */
+const CHROMIUM_ARGS = Object.freeze([
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]);
+
+/** Time allowed for destroying an old client before a new one is built. */
+const DESTROY_TIMEOUT_MS = 10000;
+/** Time allowed for the health probe run after a send deadline passed. */
+const PROBE_TIMEOUT_MS = 5000;
+/** Back-off between client re-creations: 1 s doubling up to 60 s. */
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_MAX_MS = 60000;
+
+/**
+ * @typedef {import('./state').OutgoingMessage} OutgoingMessage
+ * @typedef {{Client: any, LocalAuth: any, MessageMedia: any}} WwebjsLib
+ * @typedef {object} WwebjsOptions
+ * @property {import('../config').Config} config
+ * @property {import('pino').Logger} logger
+ * @property {import('../clock').Clock} [clock]
+ * @property {WwebjsLib} [lib] the whatsapp-web.js exports; tests inject stubs
+ */
+
+/** @param {unknown} err */
+function errorText(err) {
+  return maskText(/** @type {any} */ (err)?.message ?? String(err));
+}
+
+/**
+ * The production driver: whatsapp-web.js driving WhatsApp Web in Chromium.
+ *
+ * One Client at a time. When a client fails (initialize error or deadline,
+ * auth failure, disconnect, Chromium gone, page stops answering) the driver
+ * records the state and reason, destroys that client, waits a back-off and
+ * builds a new one. Events from an old client are ignored. Nothing here
+ * throws out of an event handler, so a crash degrades the state instead of
+ * killing the process.
+ *
+ * @param {WwebjsOptions} options
+ */
+function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
+  const wwebjs = lib ?? require('whatsapp-web.js');
+  const holder = new StateHolder('starting', 'not started', clock);
+  let generation = 0;
+  /** @type {any} */
+  let client = null;
+  /** @type {string|null} */
+  let qrText = null;
+  let stopped = false;
+  let started = false;
+  let attempts = 0;
+  let probing = false;
+  /** @type {any} */
+  let restartTimer = null;
+
+  function buildClient() {
+    return new wwebjs.Client({
+      authStrategy: new wwebjs.LocalAuth({
+        dataPath: config.authDir,
+        clientId: config.clientId ?? undefined,
+      }),
+      puppeteer: {
+        headless: true,
+        executablePath: config.chromiumPath ?? undefined,
+        args: [...CHROMIUM_ARGS],
+      },
+    });
+  }
+
+  /**
+   * @param {any} c
+   * @param {number} gen
+   */
+  function wire(c, gen) {
+    const current = () => gen === generation && !stopped;
+    c.on('qr', (/** @type {string} */ qr) => {
+      if (!current()) return;
+      qrText = qr;
+      holder.set('qr', 'scan the QR code with WhatsApp on your phone (GET /qr)');
+    });
+    c.on('authenticated', () => {
+      if (!current()) return;
+      qrText = null;
+      holder.set('authenticated', 'waiting for WhatsApp Web to load chats');
+    });
+    c.on('auth_failure', (/** @type {unknown} */ message) => {
+      if (!current()) return;
+      qrText = null;
+      holder.set('failed', `authentication failed: ${maskText(message)}`);
+      recycle(gen);
+    });
+    c.on('ready', () => {
+      if (!current()) return;
+      qrText = null;
+      attempts = 0;
+      holder.set('ready', null);
+    });
+    c.on('change_state', (/** @type {string} */ waState) => {
+      if (!current()) return;
+      if (waState === 'CONNECTED') {
+        if (holder.state === 'disconnected') holder.set('ready', null);
+      } else if (holder.state === 'ready') {
+        holder.set('disconnected', `WhatsApp Web state: ${maskText(waState)}`);
+      }
+    });
+    c.on('disconnected', (/** @type {unknown} */ reason) => {
+      if (!current()) return;
+      qrText = null;
+      holder.set('disconnected', `disconnected: ${maskText(reason)}`);
+      recycle(gen);
+    });
+  }
+
+  /**
+   * Watch the browser and page of an initialised client for crashes.
+   * @param {any} c
+   * @param {number} gen
+   */
+  function watchBrowser(c, gen) {
+    const onGone = (/** @type {string} */ why) => () => {
+      if (gen !== generation || stopped) return;
+      qrText = null;
+      holder.set('failed', why);
+      recycle(gen);
+    };
+    if (c.pupBrowser && typeof c.pupBrowser.on === 'function') {
+      c.pupBrowser.on('disconnected', onGone('Chromium exited'));
+    }
+    if (c.pupPage && typeof c.pupPage.on === 'function') {
+      c.pupPage.on('error', onGone('WhatsApp Web page crashed'));
+    }
+  }
+
+  function launch() {
+    restartTimer = null;
+    if (stopped) return;
+    generation += 1;
+    const gen = generation;
+    qrText = null;
+    holder.set('starting', 'launching WhatsApp Web');
+    let c;
+    try {
+      c = buildClient();
+    } catch (err) {
+      holder.set('failed', `could not create the WhatsApp client: ${errorText(err)}`);
+      recycle(gen);
+      return;
+    }
+    client = c;
+    wire(c, gen);
+    let initPromise;
+    try {
+      initPromise = Promise.resolve(c.initialize());
+    } catch (err) {
+      initPromise = Promise.reject(err);
+    }
+    withDeadline(
+      initPromise,
+      config.initTimeoutMs,
+      () => new Error(`WhatsApp Web did not start within ${config.initTimeoutMs} ms`),
+      clock,
+    ).then(
+      () => {
+        if (gen !== generation || stopped) return;
+        watchBrowser(c, gen);
+      },
+      (err) => {
+        if (gen !== generation || stopped) return;
+        logger.warn({ err: errorText(err) }, 'whatsapp client failed to start');
+        holder.set('failed', `could not reach WhatsApp Web: ${errorText(err)}`);
+        recycle(gen);
+      },
+    );
+  }
+
+  /**
+   * Retire the client of generation gen: destroy it, then build a new one
+   * after a back-off. Safe to call more than once for the same generation.
+   * @param {number} gen
+   */
+  function recycle(gen) {
+    if (gen !== generation || stopped) return;
+    generation += 1; // from now on, events from the old client are ignored
+    const old = client;
+    client = null;
+    const delay = Math.min(BACKOFF_BASE_MS * 2 ** attempts, BACKOFF_MAX_MS);
+    attempts += 1;
+    destroyQuietly(old).then(() => {
+      if (stopped) return;
+      logger.info({ delayMs: delay }, 'recreating whatsapp client');
+      restartTimer = clock.setTimeout(launch, delay);
+    });
+  }
+
+  /** @param {any} c */
+  async function destroyQuietly(c) {
+    if (!c) return;
+    try {
+      await withDeadline(
+        Promise.resolve().then(() => c.destroy()),
+        DESTROY_TIMEOUT_MS,
+        () => new Error('destroy timed out'),
+        clock,
+      );
+    } catch (err) {
+      logger.warn({ err: errorText(err) }, 'could not destroy the whatsapp client cleanly');
+    }
+  }
+
+  /**
+   * After a deadline passed, check whether the page still answers; if not,
+   * mark the driver failed and build a new client.
+   */
+  function probe() {
+    if (probing || !client) return;
+    probing = true;
+    const gen = generation;
+    const c = client;
+    withDeadline(
+      Promise.resolve().then(() => c.getState()),
+      Math.min(PROBE_TIMEOUT_MS, config.sendTimeoutMs),
+      () => new Error('getState timed out'),
+      clock,
+    )
+      .then(
+        () => {},
+        (err) => {
+          if (gen !== generation || stopped) return;
+          logger.warn({ err: errorText(err) }, 'whatsapp web stopped answering');
+          holder.set('failed', 'WhatsApp Web stopped answering');
+          recycle(gen);
+        },
+      )
+      .finally(() => {
+        probing = false;
+      });
+  }
+
+  /** @returns {any} the client, when ready to send */
+  function readyClient() {
+    if (holder.state !== 'ready' || !client) {
+      throw new DriverError('NOT_READY', `WhatsApp is not ready (state: ${holder.state})`);
+    }
+    return client;
+  }
+
+  return {
+    kind: 'wwebjs',
+
+    async start() {
+      if (started) return;
+      started = true;
+      launch();
+    },
+
+    status: () => holder.snapshot(),
+    qr: () => qrText,
+    on: (/** @type {'state'} */ event, /** @type {(s: any) => void} */ listener) => {
+      holder.on(event, listener);
+    },
+
+    /**
+     * Check that a user chat id is on WhatsApp and return WhatsApp's own
+     * form of it. Group ids are passed through. Nothing is sent here, so a
+     * failure or deadline is NOT_READY (safe to retry).
+     * @param {string} chatId
+     */
+    async resolveChat(chatId) {
+      const c = readyClient();
+      if (chatId.endsWith('@g.us')) return chatId;
+      let wid;
+      try {
+        wid = await withDeadline(
+          Promise.resolve().then(() => c.getNumberId(chatId)),
+          config.sendTimeoutMs,
+          () => new DriverError('NOT_READY', 'WhatsApp Web did not answer the number lookup in time'),
+          clock,
+        );
+      } catch (err) {
+        probe();
+        if (err instanceof DriverError) throw err;
+        logger.warn({ err: errorText(err) }, 'number lookup failed');
+        throw new DriverError('NOT_READY', 'WhatsApp Web could not look up the number');
+      }
+      if (!wid) throw new DriverError('NOT_ON_WHATSAPP', 'the recipient is not on WhatsApp');
+      return typeof wid._serialized === 'string' ? wid._serialized : chatId;
+    },
+
+    /**
+     * @param {OutgoingMessage} message
+     * @returns {Promise<{id: string, timestamp: number}>}
+     */
+    async send(message) {
+      const c = readyClient();
+      /** @type {any} */
+      let content = message.text;
+      /** @type {Record<string, unknown>} */
+      const options = { sendSeen: false };
+      if (message.media) {
+        content = new wwebjs.MessageMedia(message.media.mimeType, message.media.data, message.media.filename);
+        const caption = [message.text, message.media.caption].filter((part) => part).join('\n\n');
+        if (caption) options.caption = caption;
+      }
+      let sent;
+      try {
+        sent = await withDeadline(
+          Promise.resolve().then(() => c.sendMessage(message.chatId, content, options)),
+          config.sendTimeoutMs,
+          () => new DriverError('TIMEOUT_AFTER_SEND', `WhatsApp Web did not confirm the send within ${config.sendTimeoutMs} ms`),
+          clock,
+        );
+      } catch (err) {
+        if (err instanceof DriverError) {
+          probe();
+          throw err;
+        }
+        logger.warn({ err: errorText(err) }, 'send failed');
+        throw new DriverError('INTERNAL', 'WhatsApp Web failed to send the message');
+      }
+      const id = sent?.id?._serialized;
+      if (typeof id !== 'string') throw new DriverError('INTERNAL', 'WhatsApp Web returned no message id');
+      const timestamp = typeof sent.timestamp === 'number' ? sent.timestamp * 1000 : clock.now();
+      return { id, timestamp };
+    },
+
+    async stop() {
+      stopped = true;
+      if (restartTimer !== null) {
+        clock.clearTimeout(restartTimer);
+        restartTimer = null;
+      }
+      const old = client;
+      client = null;
+      qrText = null;
+      await destroyQuietly(old);
+      holder.set('disconnected', 'service stopped');
+    },
+  };
+}
+
+module.exports = { createWwebjsDriver, CHROMIUM_ARGS };
