@@ -1,0 +1,324 @@
+"""The Orchestrator: the one object users build, with an async core and a sync facade."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import random
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from broadcastio._breaker import BreakerPolicy
+from broadcastio._clock import Clock, SystemClock
+from broadcastio._delivery import Deliverer
+from broadcastio._dispatch import HookDispatcher
+from broadcastio._broadcast import stream_results
+from broadcastio._errors import ConfigurationError, InvalidMessageError, UsageError
+from broadcastio._events import AttemptEvent, ResultEvent
+from broadcastio._health import HealthPolicy
+from broadcastio._models import DeliveryResult, Message, ProviderHealth
+from broadcastio._plugins import PluginManager, make_plugin_manager
+from broadcastio._ratelimit import RateLimit, TokenBucket
+from broadcastio._retry import RetryPolicy
+from broadcastio._routing import ProviderSlot
+from broadcastio._sync import LoopThread, ensure_no_running_loop
+from broadcastio.hookspecs import hookimpl
+
+__all__ = ["Orchestrator"]
+
+DEFAULT_CONCURRENCY = 64
+
+
+class _CallbackHooks:
+    """Wraps the seed's plain callables into hook implementations: one path, not two."""
+
+    def __init__(
+        self,
+        on_attempt: Callable[[AttemptEvent], object] | None,
+        on_success: Callable[[ResultEvent], object] | None,
+        on_failure: Callable[[ResultEvent], object] | None,
+    ) -> None:
+        self._on_attempt = on_attempt
+        self._on_success = on_success
+        self._on_failure = on_failure
+        if on_attempt is None:
+            self.broadcastio_attempt = None  # type: ignore[assignment]
+        if on_success is None and on_failure is None:
+            self.broadcastio_result = None  # type: ignore[assignment]
+
+    @hookimpl
+    def broadcastio_attempt(self, event: AttemptEvent) -> None:
+        assert self._on_attempt is not None
+        self._on_attempt(event)
+
+    @hookimpl
+    def broadcastio_result(self, event: ResultEvent) -> None:
+        callback = self._on_success if event.result.ok else self._on_failure
+        if callback is not None:
+            callback(event)
+
+
+class Orchestrator:
+    """Sends messages through providers with retries, fallback, health and hooks.
+
+    Async code uses :meth:`asend` and :meth:`abroadcast`; scripts use
+    :meth:`send` and :meth:`broadcast`, which run the same code on a private
+    event loop. Use one style per orchestrator: providers keep connections
+    bound to the loop they first ran on.
+
+    :param providers: provider objects in fallback order.
+    :param retry: default retry policy (a provider's own policy wins); off by default.
+    :param breaker: circuit breaker settings, one breaker per provider.
+    :param health: active health check settings.
+    :param rate_limits: per-provider rate limits, by provider name.
+    :param fallback_on_ambiguous: move on to the next provider after an
+        ambiguous failure (the message may then arrive twice); off by default.
+    :param hooks: objects with ``@hookimpl`` methods to register.
+    :param on_attempt: called with every :class:`AttemptEvent`.
+    :param on_success: called with the :class:`ResultEvent` of each delivered message.
+    :param on_failure: called with the :class:`ResultEvent` of each undelivered message.
+    :param plugin_manager: the plugin manager to use; by default one that
+        loads installed plugins from entry points.
+    :param clock: where time and sleeping come from (tests pass a fake one).
+    :param rng: random source for backoff jitter.
+    """
+
+    def __init__(
+        self,
+        providers: Sequence[Any],
+        *,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        health: HealthPolicy | None = None,
+        rate_limits: Mapping[str, RateLimit] | None = None,
+        fallback_on_ambiguous: bool = False,
+        hooks: Iterable[object] = (),
+        on_attempt: Callable[[AttemptEvent], object] | None = None,
+        on_success: Callable[[ResultEvent], object] | None = None,
+        on_failure: Callable[[ResultEvent], object] | None = None,
+        plugin_manager: PluginManager | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if isinstance(providers, (str, bytes)) or not isinstance(providers, Sequence):
+            raise ConfigurationError("Orchestrator(providers=...) must be a list of provider objects")
+        if not providers:
+            raise ConfigurationError("Orchestrator needs at least one provider")
+        for label, value in (("retry", retry), ("breaker", breaker), ("health", health)):
+            expected = {"retry": RetryPolicy, "breaker": BreakerPolicy, "health": HealthPolicy}[label]
+            if value is not None and not isinstance(value, expected):
+                raise ConfigurationError(f"Orchestrator({label}=...) must be a {expected.__name__}")
+        self._clock: Clock = clock or SystemClock()
+        self.retry = retry or RetryPolicy()
+        self.breaker = breaker or BreakerPolicy()
+        self.health_policy = health or HealthPolicy()
+        limits = dict(rate_limits or {})
+        slots: list[ProviderSlot] = []
+        for provider in providers:
+            slot = ProviderSlot(
+                provider,
+                default_retry=self.retry,
+                breaker=self.breaker,
+                health=self.health_policy,
+                rate_limit=limits.pop(getattr(provider, "name", ""), None),
+                clock=self._clock,
+            )
+            if any(existing.name == slot.name for existing in slots):
+                raise ConfigurationError(f"two providers are named {slot.name!r}; provider names must be unique")
+            slots.append(slot)
+        if limits:
+            raise ConfigurationError(f"rate_limits names unknown providers: {', '.join(sorted(limits))}")
+        self._slots: tuple[ProviderSlot, ...] = tuple(slots)
+        self._by_name = {slot.name: slot for slot in slots}
+
+        self.plugin_manager = plugin_manager if plugin_manager is not None else make_plugin_manager()
+        for hook_object in hooks:
+            self.plugin_manager.register(hook_object)
+        if on_attempt or on_success or on_failure:
+            self.plugin_manager.register(_CallbackHooks(on_attempt, on_success, on_failure))
+        self._deliverer = Deliverer(
+            health=self.health_policy,
+            fallback_on_ambiguous=fallback_on_ambiguous,
+            dispatcher=HookDispatcher(self.plugin_manager),
+            clock=self._clock,
+            rng=rng or random.Random(),
+        )
+        self._loop_thread = LoopThread()
+        self._closed = False
+
+    # --- introspection -------------------------------------------------------
+
+    @property
+    def providers(self) -> tuple[Any, ...]:
+        """The provider objects, in fallback order."""
+        return tuple(slot.provider for slot in self._slots)
+
+    def breaker_state(self, provider: str) -> str:
+        """The circuit breaker state of provider ``provider``."""
+        return self._slot(provider).breaker.state
+
+    async def ahealth(self) -> dict[str, ProviderHealth]:
+        """Fresh health of every provider, by name (bypasses the cache)."""
+        report = {}
+        for slot in self._slots:
+            slot.health.invalidate()
+            report[slot.name], _ = await slot.health.get()
+        return report
+
+    def health(self) -> dict[str, ProviderHealth]:
+        """Sync facade of :meth:`ahealth`."""
+        ensure_no_running_loop("health", "ahealth")
+        return self._loop_thread.run(self.ahealth())
+
+    # --- sending -------------------------------------------------------------
+
+    async def asend(self, message: Message, *, trace: bool = False, via: Sequence[str] | None = None) -> DeliveryResult:
+        """Deliver one message; delivery failures come back in the result.
+
+        :param trace: attach a :class:`DeliveryTrace` to the result.
+        :param via: provider names to use, in this order, instead of all of them.
+        """
+        self._check_open()
+        if not isinstance(message, Message):
+            raise InvalidMessageError(f"send() takes a Message, got {type(message).__name__}")
+        return await self._deliverer.deliver(message, self._route(via), trace=trace)
+
+    def send(self, message: Message, *, trace: bool = False, via: Sequence[str] | None = None) -> DeliveryResult:
+        """Sync facade of :meth:`asend`, for scripts without an event loop."""
+        ensure_no_running_loop("send", "asend")
+        return self._loop_thread.run(self.asend(message, trace=trace, via=via))
+
+    async def abroadcast(
+        self,
+        messages: Iterable[Message] | AsyncIterable[Message],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate_limits: Mapping[str, RateLimit] | None = None,
+        trace: bool = False,
+        via: Sequence[str] | None = None,
+    ) -> AsyncIterator[DeliveryResult]:
+        """Deliver many messages, yielding each result as it finishes.
+
+        Memory stays flat in the number of messages: at most ``concurrency``
+        are in flight and results are not accumulated. ``rate_limits`` adds
+        per-provider limits for this broadcast on top of the orchestrator's.
+        """
+        self._check_open()
+        slots = self._route(via)
+        buckets = None
+        if rate_limits:
+            unknown = set(rate_limits) - set(self._by_name)
+            if unknown:
+                raise ConfigurationError(f"rate_limits names unknown providers: {', '.join(sorted(unknown))}")
+            buckets = {name: TokenBucket(limit, self._clock) for name, limit in rate_limits.items()}
+        deliver = self._deliverer.deliver
+
+        async def one(message: Message) -> DeliveryResult:
+            return await deliver(message, slots, trace=trace, buckets=buckets)
+
+        async for result in stream_results(messages, one, concurrency=concurrency):
+            yield result
+
+    def broadcast(
+        self,
+        messages: Iterable[Message] | AsyncIterable[Message],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        rate_limits: Mapping[str, RateLimit] | None = None,
+        trace: bool = False,
+        via: Sequence[str] | None = None,
+    ) -> Iterator[DeliveryResult]:
+        """Sync facade of :meth:`abroadcast`: a plain iterator of results."""
+        ensure_no_running_loop("broadcast", "abroadcast")
+        handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, concurrency))
+        stream = self.abroadcast(messages, concurrency=concurrency, rate_limits=rate_limits, trace=trace, via=via)
+        stop = False
+
+        async def pump() -> None:
+            try:
+                async for result in stream:
+                    while True:  # hand over without blocking the loop thread for long
+                        try:
+                            handoff.put_nowait(("result", result))
+                            break
+                        except queue.Full:
+                            if stop:
+                                return
+                            await asyncio.sleep(0.001)
+                    if stop:
+                        return
+                handoff.put(("done", None))
+            except BaseException as exc:
+                handoff.put(("error", exc))
+            finally:
+                await stream.aclose()
+
+        future = asyncio.run_coroutine_threadsafe(pump(), self._loop_thread.loop)
+        try:
+            while True:
+                kind, value = handoff.get()
+                if kind == "result":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            stop = True
+            while not future.done():
+                try:
+                    handoff.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close every provider once; the orchestrator cannot send afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        for slot in self._slots:
+            await slot.aclose()
+
+    def close(self) -> None:
+        """Sync facade of :meth:`aclose`; also stops the private loop thread."""
+        ensure_no_running_loop("close", "aclose")
+        if self._loop_thread.started:
+            self._loop_thread.run(self.aclose())
+            self._loop_thread.stop()
+        else:
+            asyncio.run(self.aclose())
+
+    async def __aenter__(self) -> Orchestrator:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> Orchestrator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UsageError("this Orchestrator is closed; build a new one")
+
+    def _slot(self, name: str) -> ProviderSlot:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise ConfigurationError(f"no provider named {name!r}; known: {', '.join(self._by_name)}") from None
+
+    def _route(self, via: Sequence[str] | None) -> tuple[ProviderSlot, ...]:
+        if via is None:
+            return self._slots
+        if isinstance(via, str):
+            raise ConfigurationError("via= takes a list of provider names, not a string")
+        if not via:
+            raise ConfigurationError("via= must name at least one provider")
+        return tuple(self._slot(name) for name in via)

@@ -1,0 +1,154 @@
+"""Plugin manager: entry-point loading, provider type registry, plugin listing.
+
+Built-in providers are registered as a default plugin, so core goes through
+the same path as third-party plugins.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import pluggy
+import structlog
+from msgspec import Struct
+
+from broadcastio import hookspecs
+from broadcastio._errors import ConfigurationError, PluginError
+from broadcastio._provider import ProviderType, check_provider
+
+__all__ = ["PluginFailure", "PluginInfo", "PluginManager", "make_plugin_manager"]
+
+ENTRY_POINT_GROUP = "broadcastio"
+ALLOW_ENV = "BROADCASTIO_PLUGINS"
+DENY_ENV = "BROADCASTIO_DISABLE_PLUGINS"
+
+_log = structlog.get_logger("broadcastio.plugins")
+
+
+class PluginInfo(Struct, frozen=True, kw_only=True):
+    """One registered plugin, for listings (``broadcastio providers``)."""
+
+    name: str
+    version: str | None
+    hooks: tuple[str, ...]
+    provider_types: tuple[str, ...] = ()
+
+
+class PluginFailure(Struct, frozen=True, kw_only=True):
+    """An entry point that could not be loaded, kept instead of crashing."""
+
+    name: str
+    error: str
+
+
+def _names_from_env(value: str | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager with broadcastio's loading rules and provider registry."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT_NAME)
+        self.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        self._versions: dict[str, str | None] = {}
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register a hook object; misspelt ``broadcastio_`` hooks are refused."""
+        try:
+            registered = super().register(plugin, name)
+            self.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.unregister(plugin)
+            raise PluginError(f"plugin {name or plugin!r} is invalid: {exc}") from exc
+        except ValueError as exc:
+            raise PluginError(str(exc)) from exc
+        return registered
+
+    def load_entrypoints(self, env: Mapping[str, str] | None = None) -> None:
+        """Load plugins from the ``broadcastio`` entry-point group.
+
+        ``BROADCASTIO_PLUGINS`` (comma-separated) loads only the named ones;
+        ``BROADCASTIO_DISABLE_PLUGINS`` skips the named ones. A plugin that
+        fails to import is logged, kept in :attr:`failures`, and skipped.
+        """
+        environ = os.environ if env is None else env
+        allow = _names_from_env(environ.get(ALLOW_ENV))
+        deny = _names_from_env(environ.get(DENY_ENV)) or frozenset()
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            name = entry_point.name
+            if (allow is not None and name not in allow) or name in deny or self.has_plugin(name):
+                continue
+            try:
+                plugin = entry_point.load()
+                self.register(plugin, name=name)
+            except Exception as exc:  # a broken plugin must not break the others
+                message = f"{type(exc).__name__}: {exc}"
+                self.failures.append(PluginFailure(name=name, error=message))
+                _log.warning("broadcastio.plugin_failed", plugin=name, error=message)
+                continue
+            dist = entry_point.dist
+            self._versions[name] = dist.version if dist is not None else None
+
+    def provider_types(self) -> dict[str, ProviderType]:
+        """Every registered provider type by name; duplicates are refused."""
+        found: dict[str, tuple[ProviderType, str]] = {}
+        for impl in self.hook.broadcastio_provider_types.get_hookimpls():
+            owner = self.get_name(impl.plugin) or repr(impl.plugin)
+            records = impl.function() or ()
+            for record in records:
+                if not isinstance(record, ProviderType):
+                    raise PluginError(f"plugin {owner!r} registered {record!r}, not a ProviderType")
+                if record.name in found:
+                    raise PluginError(
+                        f"provider type {record.name!r} is registered by both {found[record.name][1]!r} and {owner!r}"
+                    )
+                found[record.name] = (record, owner)
+        return {name: record for name, (record, _) in found.items()}
+
+    def create_provider(self, type_name: str, *, name: str | None = None, **settings: Any) -> Any:
+        """Build a provider of a registered type, named ``name`` (default: the type)."""
+        types = self.provider_types()
+        if type_name not in types:
+            known = ", ".join(sorted(types)) or "none"
+            raise ConfigurationError(
+                f"unknown provider type {type_name!r}; installed types: {known} "
+                f"(is the plugin installed, e.g. 'pip install broadcastio-{type_name}'?)"
+            )
+        try:
+            provider = types[type_name].factory(name=name or type_name, **settings)
+        except TypeError as exc:
+            raise ConfigurationError(f"provider type {type_name!r}: {exc}") from exc
+        check_provider(provider)
+        return provider
+
+    def list_plugins(self) -> list[PluginInfo]:
+        """Registered plugins with version, implemented hooks and provider types."""
+        infos = []
+        for name, plugin in sorted(self.list_name_plugin(), key=lambda pair: pair[0]):
+            hooks = tuple(sorted(caller.name for caller in self.get_hookcallers(plugin) or ()))
+            types: tuple[str, ...] = ()
+            if "broadcastio_provider_types" in hooks:
+                types = tuple(sorted(record.name for record in plugin.broadcastio_provider_types() or ()))
+            infos.append(
+                PluginInfo(name=name, version=self._versions.get(name), hooks=hooks, provider_types=types)
+            )
+        return infos
+
+
+def make_plugin_manager(*, entrypoints: bool = True, env: Mapping[str, str] | None = None) -> PluginManager:
+    """A plugin manager with the built-in providers, and installed plugins
+    unless ``entrypoints`` is False (what tests want)."""
+    from broadcastio.providers import builtin_plugin
+
+    manager = PluginManager()
+    manager.register(builtin_plugin, name="broadcastio.builtin")
+    if entrypoints:
+        manager.load_entrypoints(env)
+    return manager

@@ -1,0 +1,86 @@
+"""One provider as the orchestrator sees it: its policies and live state."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from broadcastio._breaker import BreakerPolicy, CircuitBreaker
+from broadcastio._clock import Clock
+from broadcastio._health import HealthCache, HealthPolicy
+from broadcastio._models import DeliveryResult, Message, ProviderHealth
+from broadcastio._provider import check_provider
+from broadcastio._ratelimit import RateLimit, TokenBucket
+from broadcastio._retry import RetryPolicy
+
+__all__ = ["ProviderSlot"]
+
+_ALWAYS_HEALTHY = ProviderHealth(healthy=True, detail="provider has no health check")
+
+
+def _as_async(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """An awaitable version of a provider method; plain ones run in a thread."""
+    if inspect.iscoroutinefunction(function):
+        return function
+
+    async def in_thread(*args: Any) -> Any:
+        value = await asyncio.to_thread(function, *args)
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+
+    return functools.update_wrapper(in_thread, function)
+
+
+class ProviderSlot:
+    """A provider plus its retry policy, breaker, health cache and rate limit."""
+
+    __slots__ = (
+        "breaker",
+        "bucket",
+        "channel",
+        "health",
+        "idempotent",
+        "name",
+        "provider",
+        "retry_policy",
+        "send",
+    )
+
+    def __init__(
+        self,
+        provider: Any,
+        *,
+        default_retry: RetryPolicy,
+        breaker: BreakerPolicy,
+        health: HealthPolicy,
+        rate_limit: RateLimit | None,
+        clock: Clock,
+    ) -> None:
+        check_provider(provider)
+        self.provider = provider
+        self.name: str = provider.name
+        self.channel: str = provider.channel
+        self.idempotent = bool(getattr(provider, "idempotent", False))
+        self.retry_policy: RetryPolicy = getattr(provider, "retry_policy", None) or default_retry
+        self.send: Callable[[Message, str], Awaitable[DeliveryResult]] = _as_async(provider.send)
+        self.breaker = CircuitBreaker(breaker)
+        check = getattr(provider, "health", None)
+        if callable(check):
+            self.health = HealthCache(_as_async(check), health, clock)
+        else:
+
+            async def always_healthy() -> ProviderHealth:
+                return _ALWAYS_HEALTHY
+
+            self.health = HealthCache(always_healthy, health, clock)
+        self.bucket = TokenBucket(rate_limit, clock) if rate_limit is not None else None
+
+    async def aclose(self) -> None:
+        """Close the provider if it has anything to close."""
+        close = getattr(self.provider, "aclose", None)
+        if callable(close):
+            await _as_async(close)()

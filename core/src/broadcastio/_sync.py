@@ -1,0 +1,69 @@
+"""The sync facade's engine: one event loop in a background thread.
+
+Providers keep pooled connections bound to one loop, so every sync call of
+one orchestrator runs on the same private loop instead of a new one each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from broadcastio._errors import UsageError
+
+__all__ = ["LoopThread", "ensure_no_running_loop"]
+
+T = TypeVar("T")
+
+
+def ensure_no_running_loop(method: str, async_method: str) -> None:
+    """Refuse a sync call made from inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise UsageError(
+        f"Orchestrator.{method}() is the sync facade and cannot run inside an event loop; "
+        f"use 'await orchestrator.{async_method}(...)' instead"
+    )
+
+
+class LoopThread:
+    """A daemon thread running one event loop, started on first use."""
+
+    def __init__(self, name: str = "broadcastio-sync") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name=self._name, daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the private loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def stop(self) -> None:
+        """Stop the loop and join the thread."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()

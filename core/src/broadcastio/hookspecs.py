@@ -1,0 +1,115 @@
+"""Hook specifications: what a broadcastio plugin may implement.
+
+Every hook is prefixed ``broadcastio_``. Observation hooks receive one frozen
+event record, run synchronously on the event loop, must be cheap (do I/O in
+a background thread or queue of your own), and cannot change the flow: an
+exception in one is logged and swallowed, and the other hooks still run.
+
+Implement hooks with :data:`hookimpl`::
+
+    from broadcastio import hookimpl
+
+    class Audit:
+        @hookimpl
+        def broadcastio_result(self, event):
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+from broadcastio._events import (
+    AttemptEvent,
+    BreakerChangeEvent,
+    FallbackEvent,
+    HealthChangeEvent,
+    ResultEvent,
+    SendStartedEvent,
+    SkipEvent,
+)
+from broadcastio._provider import ProviderType
+
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
+
+PROJECT_NAME = "broadcastio"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# --- Registration ---------------------------------------------------------
+
+
+@hookspec
+def broadcastio_provider_types() -> Iterable[ProviderType]:
+    """Register provider types this plugin offers.
+
+    :returns: :class:`~broadcastio.ProviderType` records; a type name already
+        registered by another plugin is refused with a
+        :class:`~broadcastio.PluginError`.
+    """
+    raise NotImplementedError
+
+
+# --- Delivery lifecycle -----------------------------------------------------
+
+
+@hookspec
+def broadcastio_send_started(event: SendStartedEvent) -> None:
+    """Called when the orchestrator starts delivering a message.
+
+    :param event: the message, the providers in routing order, the start time.
+    """
+
+
+@hookspec
+def broadcastio_attempt(event: AttemptEvent) -> None:
+    """Called after every provider attempt, successful or not.
+
+    :param event: the attempt, with its provider, number, duration and error.
+    """
+
+
+@hookspec
+def broadcastio_provider_skipped(event: SkipEvent) -> None:
+    """Called when a provider is passed over without a call.
+
+    :param event: the provider and why (no address, unhealthy, circuit open).
+    """
+
+
+@hookspec
+def broadcastio_fallback(event: FallbackEvent) -> None:
+    """Called when delivery moves on from a failed provider to the next.
+
+    :param event: the provider that failed, its last error, the next provider.
+    """
+
+
+@hookspec
+def broadcastio_result(event: ResultEvent) -> None:
+    """Called once per message with its final result.
+
+    :param event: the message, the result and how long delivery took.
+    """
+
+
+# --- Health -------------------------------------------------------------------
+
+
+@hookspec
+def broadcastio_health_changed(event: HealthChangeEvent) -> None:
+    """Called when a provider's active health check changes its answer.
+
+    :param event: the provider, the new health and whether it was healthy before.
+    """
+
+
+@hookspec
+def broadcastio_breaker_changed(event: BreakerChangeEvent) -> None:
+    """Called when a provider's circuit breaker changes state.
+
+    :param event: the provider, the new and previous state, and when.
+    """

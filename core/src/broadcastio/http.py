@@ -1,0 +1,187 @@
+"""Shared plumbing for HTTP providers (install ``broadcastio[http]``).
+
+One place, not one copy per plugin: a pooled client per provider on a fast
+transport, classification of transport failures, HTTP status mapping and
+Retry-After parsing. Providers subclass :class:`HttpProvider` and call
+:meth:`HttpProvider.request`, which returns a response or a classified
+:class:`~broadcastio.DeliveryError` and never raises for network trouble.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from broadcastio._aiohttp_transport import AiohttpTransport
+from broadcastio._errors import ConfigurationError, ErrorClass, ErrorCode
+from broadcastio._models import DeliveryError
+from broadcastio._provider import Provider
+from broadcastio._retry import RetryPolicy
+
+__all__ = [
+    "AiohttpTransport",
+    "HttpProvider",
+    "error_from_http_exception",
+    "error_from_status",
+    "make_client",
+    "parse_retry_after",
+]
+
+_MAX_RETRY_AFTER = 24 * 3600.0
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), or None.
+
+    Negative or unparsable values give None; dates in the past give 0.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        return None
+    return min(seconds, _MAX_RETRY_AFTER)
+
+
+def error_from_status(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    retry_after: float | None = None,
+) -> DeliveryError:
+    """Classify an HTTP error status the way most APIs document it.
+
+    429, 408 and 5xx other than 501 are transient; 401 and 403 are permanent
+    ``unauthorized``; other 4xx are permanent ``rejected``. Providers with
+    richer error bodies map those first and fall back to this.
+    """
+    if status == 429:
+        return DeliveryError.transient(code or ErrorCode.RATE_LIMITED, message, retry_after=retry_after)
+    if status == 408 or (status >= 500 and status != 501):
+        default = ErrorCode.SERVICE_UNAVAILABLE if status == 503 else ErrorCode.SERVER_ERROR
+        return DeliveryError.transient(code or default, message, retry_after=retry_after)
+    if status in (401, 403):
+        return DeliveryError.permanent(code or ErrorCode.UNAUTHORIZED, message)
+    return DeliveryError.permanent(code or ErrorCode.REJECTED, message)
+
+
+def error_from_http_exception(exc: httpx.HTTPError) -> DeliveryError:
+    """Classify a transport failure by whether the request may have arrived.
+
+    Failing to connect, or waiting for a pooled connection, sent nothing:
+    transient. A timeout or a broken connection after the request was
+    written may have delivered it: ambiguous.
+    """
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return DeliveryError.transient(ErrorCode.CONNECTION_FAILED, text)
+    if isinstance(exc, httpx.TimeoutException):
+        return DeliveryError.ambiguous(ErrorCode.TIMEOUT, text)
+    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+        return DeliveryError.permanent(ErrorCode.REJECTED, text)
+    return DeliveryError(code=ErrorCode.CONNECTION_FAILED, message=text, error_class=ErrorClass.AMBIGUOUS)
+
+
+def make_client(
+    *,
+    base_url: str = "",
+    timeout: float = 10.0,
+    connect_timeout: float | None = None,
+    headers: Mapping[str, str] | None = None,
+    auth: httpx.Auth | tuple[str, str] | None = None,
+    max_connections: int = 100,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` on the fast transport (or ``transport``, for tests)."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(timeout, connect=connect_timeout if connect_timeout is not None else timeout),
+        headers=dict(headers or {}),
+        auth=auth,
+        transport=transport or AiohttpTransport(max_connections=max_connections),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+class HttpProvider(Provider):
+    """Base class for providers that speak HTTP.
+
+    Holds one pooled client, built on first use inside the running loop and
+    closed by :meth:`aclose`. Subclasses call :meth:`request` in ``send``.
+
+    :param base_url: the API's base URL (tests point it at 127.0.0.1).
+    :param timeout: seconds for connect, write and read each.
+    :param transport: an httpx transport to use instead of the fast one
+        (``httpx.MockTransport`` in unit tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        channel: str,
+        base_url: str,
+        timeout: float = 10.0,
+        connect_timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        max_connections: int = 100,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"provider {name!r}: base_url must start with http:// or https://, got {base_url!r}")
+        if timeout <= 0:
+            raise ConfigurationError(f"provider {name!r}: timeout must be > 0, got {timeout}")
+        self.name = name
+        self.channel = channel
+        self.base_url = base_url
+        self.timeout = timeout
+        self.retry_policy = retry_policy
+        self._client_options: dict[str, Any] = {
+            "base_url": base_url,
+            "timeout": timeout,
+            "connect_timeout": connect_timeout,
+            "headers": headers,
+            "auth": auth,
+            "max_connections": max_connections,
+            "transport": transport,
+        }
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The provider's pooled client, created on first use."""
+        if self._client is None:
+            self._client = make_client(**self._client_options)
+        return self._client
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response | DeliveryError:
+        """Send one request; network failures come back as a classified error."""
+        try:
+            return await self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            return error_from_http_exception(exc)
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()

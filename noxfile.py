@@ -1,0 +1,113 @@
+"""Every developer task of the broadcastio monorepo.
+
+`nox` runs the whole test suite (lint, types, core, each plugin alone, all
+plugins together, node-whatsapp, docs); `nox -s demo` runs the demo and
+`nox -s bench` the benchmarks.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.3.2"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = False
+
+ROOT = Path(__file__).parent
+PYTHON = "3.11"
+PLUGINS = sorted(
+    path.name
+    for path in (ROOT / "plugins").glob("broadcastio-*")
+    if (path / "pyproject.toml").exists()
+)
+TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "pytest-timeout"]
+
+nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "node"]
+if (ROOT / "docs" / "mkdocs.yml").exists() or (ROOT / "mkdocs.yml").exists():
+    nox.options.sessions.append("docs")
+
+
+def _install_core(session: nox.Session) -> None:
+    session.install("-e", "core[http,testing]", *TEST_TOOLS)
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    existing = [path for path in paths if (ROOT / path).exists()]
+    if not existing:
+        session.error(f"no test folder among {paths}")
+    session.run("pytest", "--timeout=300", *existing, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff, and the rule that plugins import only broadcastio's public API."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("python", "tools/check_plugin_imports.py")
+
+
+@nox.session(python=PYTHON)
+def types(session: nox.Session) -> None:
+    """mypy --strict on core."""
+    session.install("mypy>=1.11", "-e", "core[http,testing]", "pytest", "hypothesis")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def core(session: nox.Session) -> None:
+    """Core's own tests (unit, property, broadcast memory)."""
+    _install_core(session)
+    _pytest(session, "core/tests")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("plugin", PLUGINS)
+def plugin(session: nox.Session, plugin: str) -> None:
+    """One plugin alone: core plus that plugin, then its tests."""
+    _install_core(session)
+    session.install("-e", f"plugins/{plugin}[test]")
+    module = plugin.replace("-", "_")
+    session.run("python", "-c", f"import {module}")
+    _pytest(session, f"plugins/{plugin}/tests")
+
+
+@nox.session(python=PYTHON)
+def plugins_all(session: nox.Session) -> None:
+    """Every plugin installed together: core tests, plugin tests and cross-package tests."""
+    _install_core(session)
+    session.install(*[arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}[test]")])
+    paths = ["core/tests", *[f"plugins/{plugin}/tests" for plugin in PLUGINS], "tests"]
+    _pytest(session, *paths)
+
+
+@nox.session(python=False)
+def node(session: nox.Session) -> None:
+    """node-whatsapp: npm ci and npm test (offline, fake and stubbed drivers)."""
+    if shutil.which("npm") is None:
+        session.error("npm is not installed (Node.js 20 is needed for node-whatsapp)")
+    env = {"PUPPETEER_SKIP_DOWNLOAD": "true", "PUPPETEER_SKIP_CHROMIUM_DOWNLOAD": "true"}
+    with session.chdir(ROOT / "node-whatsapp"):
+        session.run("npm", "ci", "--no-audit", "--no-fund", env=env, external=True)
+        session.run("npm", "test", env=env, external=True)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: send with retries and fallback, print the traces."""
+    session.install("-e", "core")
+    session.run("python", "demo/demo.py", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: they print their figures side by side."""
+    _install_core(session)
+    session.install(*[arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}")])
+    for script in sorted((ROOT / "bench").glob("*.py")):
+        if not script.name.startswith("_"):
+            session.run("python", str(script.relative_to(ROOT)), env={"PYTHONUNBUFFERED": "1"})
