@@ -51,6 +51,9 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
     forceCloseConnections: 'idle',
   });
 
+  // JSON only: drop fastify's built-in text/plain parser.
+  app.removeContentTypeParser('text/plain');
+
   const checkAuth = createAuthCheck(config);
   const idempotency = new IdempotencyStore({ ttlMs: config.idempotencyTtlMs, clock });
   const pacer = new Pacer({
