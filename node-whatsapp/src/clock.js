@@ -16,8 +16,8 @@ const systemClock = Object.freeze({
 });
 
 /**
- * Race a promise against a deadline. The timer never keeps the process alive
- * and is cleared as soon as the promise settles.
+ * Race a promise against a deadline. The timer is cleared as soon as the
+ * promise settles.
  * @template T
  * @param {Promise<T>} promise
  * @param {number} ms
@@ -33,7 +33,6 @@ function withDeadline(promise, ms, onTimeout, clock = systemClock) {
       settled = true;
       reject(onTimeout());
     }, ms);
-    if (handle && typeof handle.unref === 'function') handle.unref();
     promise.then(
       (value) => {
         if (settled) return;
