@@ -62,6 +62,8 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
   let started = false;
   let attempts = 0;
   let probing = false;
+  /** @type {string|null} reason of the last failure, shown while retrying */
+  let lastFailure = null;
   /** @type {any} */
   let restartTimer = null;
 
@@ -105,6 +107,7 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
       if (!current()) return;
       qrText = null;
       attempts = 0;
+      lastFailure = null;
       holder.set('ready', null);
     });
     c.on('change_state', (/** @type {string} */ waState) => {
@@ -149,7 +152,10 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
     generation += 1;
     const gen = generation;
     qrText = null;
-    holder.set('starting', 'launching WhatsApp Web');
+    holder.set(
+      'starting',
+      lastFailure ? `launching WhatsApp Web (attempt ${attempts + 1}; last failure: ${lastFailure})` : 'launching WhatsApp Web',
+    );
     let c;
     try {
       c = buildClient();
@@ -192,6 +198,7 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
    */
   function recycle(gen) {
     if (gen !== generation || stopped) return;
+    lastFailure = holder.reason;
     generation += 1; // from now on, events from the old client are ignored
     const old = client;
     client = null;
