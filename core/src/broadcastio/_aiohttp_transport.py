@@ -10,8 +10,6 @@ request was written (maybe delivered).
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import httpx
 
@@ -90,7 +88,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise httpx.ReadError(str(exc), request=request) from exc
         except aiohttp.ClientResponseError as exc:
             raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise httpx.ReadTimeout("timed out", request=request) from exc
 
     async def aclose(self) -> None:

@@ -236,7 +236,9 @@ class Deliverer:
                 if run.attempts is not None:
                     run.attempts.append(attempt)
                 if hooks.wants("broadcastio_attempt"):
-                    hooks.fire("broadcastio_attempt", AttemptEvent(send_id=run.send_id, message=message, attempt=attempt))
+                    hooks.fire(
+                        "broadcastio_attempt", AttemptEvent(send_id=run.send_id, message=message, attempt=attempt)
+                    )
             if error is None:
                 return outcome
 
@@ -276,10 +278,10 @@ class Deliverer:
         return error
 
     async def _check_health(self, slot: ProviderSlot) -> ProviderHealth:
-        health, previous = await slot.health.get()
-        if previous is None or previous.healthy != health.healthy:
-            if self._hooks.wants("broadcastio_health_changed"):
-                self._hooks.fire(
+        health, previous, ran_check = await slot.health.get()
+        changed = previous is None or previous.healthy != health.healthy
+        if ran_check and changed and self._hooks.wants("broadcastio_health_changed"):
+            self._hooks.fire(
                     "broadcastio_health_changed",
                     HealthChangeEvent(
                         provider=slot.name,
@@ -340,7 +342,8 @@ class Deliverer:
             )
         error = run.last_error or DeliveryError(
             code=ErrorCode.NO_PROVIDER_AVAILABLE,
-            message="no provider could be tried: " + ("; ".join(run.skip_notes) if run.skip_notes else "none configured"),
+            message="no provider could be tried: "
+            + ("; ".join(run.skip_notes) if run.skip_notes else "none configured"),
             error_class=ErrorClass.PERMANENT,
         )
         return DeliveryResult(

@@ -42,9 +42,7 @@ class HealthCache:
 
     __slots__ = ("_check", "_clock", "_expires_at", "_health", "_pending", "_policy")
 
-    def __init__(
-        self, check: Callable[[], Awaitable[ProviderHealth]], policy: HealthPolicy, clock: Clock
-    ) -> None:
+    def __init__(self, check: Callable[[], Awaitable[ProviderHealth]], policy: HealthPolicy, clock: Clock) -> None:
         self._check = check
         self._policy = policy
         self._clock = clock
@@ -63,17 +61,20 @@ class HealthCache:
             return self._health
         return None
 
-    async def get(self) -> tuple[ProviderHealth, ProviderHealth | None]:
-        """The current health and the previous answer (to spot changes)."""
+    async def get(self) -> tuple[ProviderHealth, ProviderHealth | None, bool]:
+        """The current health, the answer before it, and whether this caller
+        ran the check (so exactly one caller reports a change)."""
         cached = self.fresh()
         if cached is not None:
-            return cached, cached
+            return cached, cached, False
         previous = self._health
-        if self._pending is None:
+        owner = self._pending is None
+        if owner:
             self._pending = asyncio.ensure_future(self._run_check())
+        assert self._pending is not None
         # Shielded: one caller giving up must not cancel the check the others await.
         health = await asyncio.shield(self._pending)
-        return health, previous
+        return health, previous, owner
 
     def invalidate(self) -> None:
         """Forget the cached answer so the next call checks again."""
@@ -82,9 +83,13 @@ class HealthCache:
     async def _run_check(self) -> ProviderHealth:
         started = self._clock.monotonic()
         try:
-            health = await asyncio.wait_for(self._check(), self._policy.timeout)
-            if not isinstance(health, ProviderHealth):
-                health = ProviderHealth(healthy=False, detail=f"health() returned {type(health).__name__}, not ProviderHealth")
+            answer: object = await asyncio.wait_for(self._check(), self._policy.timeout)
+            if isinstance(answer, ProviderHealth):
+                health = answer
+            else:
+                health = ProviderHealth(
+                    healthy=False, detail=f"health() returned {type(answer).__name__}, not ProviderHealth"
+                )
         except TimeoutError:
             health = ProviderHealth(healthy=False, detail=f"health check timed out after {self._policy.timeout}s")
         except Exception as exc:  # a failing check means unhealthy, never a crash
@@ -94,7 +99,9 @@ class HealthCache:
                 healthy=health.healthy,
                 detail=health.detail,
                 checked_at=health.checked_at or self._clock.now(),
-                latency_ms=health.latency_ms if health.latency_ms is not None else (self._clock.monotonic() - started) * 1000,
+                latency_ms=health.latency_ms
+                if health.latency_ms is not None
+                else (self._clock.monotonic() - started) * 1000,
             )
         self._health = health
         self._expires_at = self._clock.monotonic() + self._policy.ttl

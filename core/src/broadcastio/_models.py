@@ -110,7 +110,8 @@ class Attachment(Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if not self.filename or "/" in self.filename or "\\" in self.filename or _has_newline(self.filename):
             raise InvalidMessageError(
-                f"Attachment.filename must be a bare file name without path separators or newlines, got {self.filename!r}"
+                "Attachment.filename must be a bare file name without path separators or newlines, "
+                f"got {self.filename!r}"
             )
         if "/" not in self.mime_type or _has_newline(self.mime_type):
             raise InvalidMessageError(f"Attachment.mime_type must look like 'type/subtype', got {self.mime_type!r}")
@@ -145,7 +146,9 @@ class Attachment(Struct, frozen=True, kw_only=True):
             raise InvalidMessageError(f"Attachment {str(file_path)!r} is {size} bytes, over the {limit}-byte limit")
         name = filename or file_path.name
         guessed, _ = mimetypes.guess_type(name)
-        return cls(filename=name, content=file_path.read_bytes(), mime_type=mime_type or guessed or "application/octet-stream")
+        return cls(
+            filename=name, content=file_path.read_bytes(), mime_type=mime_type or guessed or "application/octet-stream"
+        )
 
 
 class Metadata(Struct, frozen=True, kw_only=True):
@@ -196,8 +199,9 @@ class Message(Struct, frozen=True, kw_only=True):
             raise InvalidMessageError("Message needs text, html or at least one attachment")
         if self.subject is not None and _has_newline(self.subject):
             raise InvalidMessageError("Message.subject must not contain CR or LF")
-        if isinstance(self.attachments, list):
-            msgspec.structs.force_setattr(self, "attachments", tuple(self.attachments))
+        attachments: object = self.attachments
+        if isinstance(attachments, list):  # a list is accepted for convenience, stored as a tuple
+            msgspec.structs.force_setattr(self, "attachments", tuple(attachments))
 
     @property
     def idempotency_key(self) -> str:

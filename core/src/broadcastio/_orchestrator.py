@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import queue
 import random
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from broadcastio._breaker import BreakerPolicy
+from broadcastio._broadcast import stream_results
 from broadcastio._clock import Clock, SystemClock
 from broadcastio._delivery import Deliverer
 from broadcastio._dispatch import HookDispatcher
-from broadcastio._broadcast import stream_results
 from broadcastio._errors import ConfigurationError, InvalidMessageError, UsageError
 from broadcastio._events import AttemptEvent, ResultEvent
 from broadcastio._health import HealthPolicy
@@ -162,7 +162,7 @@ class Orchestrator:
         report = {}
         for slot in self._slots:
             slot.health.invalidate()
-            report[slot.name], _ = await slot.health.get()
+            report[slot.name], _, _ = await slot.health.get()
         return report
 
     def health(self) -> dict[str, ProviderHealth]:
@@ -196,7 +196,7 @@ class Orchestrator:
         rate_limits: Mapping[str, RateLimit] | None = None,
         trace: bool = False,
         via: Sequence[str] | None = None,
-    ) -> AsyncIterator[DeliveryResult]:
+    ) -> AsyncGenerator[DeliveryResult, None]:
         """Deliver many messages, yielding each result as it finishes.
 
         Memory stays flat in the number of messages: at most ``concurrency``
@@ -231,7 +231,9 @@ class Orchestrator:
         """Sync facade of :meth:`abroadcast`: a plain iterator of results."""
         ensure_no_running_loop("broadcast", "abroadcast")
         handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, concurrency))
-        stream = self.abroadcast(messages, concurrency=concurrency, rate_limits=rate_limits, trace=trace, via=via)
+        stream: AsyncGenerator[DeliveryResult, None] = self.abroadcast(
+            messages, concurrency=concurrency, rate_limits=rate_limits, trace=trace, via=via
+        )
         stop = False
 
         async def pump() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pluggy
@@ -101,7 +101,7 @@ class PluginManager(pluggy.PluginManager):
         found: dict[str, tuple[ProviderType, str]] = {}
         for impl in self.hook.broadcastio_provider_types.get_hookimpls():
             owner = self.get_name(impl.plugin) or repr(impl.plugin)
-            records = impl.function() or ()
+            records: Iterable[object] = impl.function() or ()  # type: ignore[assignment]
             for record in records:
                 if not isinstance(record, ProviderType):
                     raise PluginError(f"plugin {owner!r} registered {record!r}, not a ProviderType")
@@ -134,11 +134,11 @@ class PluginManager(pluggy.PluginManager):
         for name, plugin in sorted(self.list_name_plugin(), key=lambda pair: pair[0]):
             hooks = tuple(sorted(caller.name for caller in self.get_hookcallers(plugin) or ()))
             types: tuple[str, ...] = ()
-            if "broadcastio_provider_types" in hooks:
-                types = tuple(sorted(record.name for record in plugin.broadcastio_provider_types() or ()))
-            infos.append(
-                PluginInfo(name=name, version=self._versions.get(name), hooks=hooks, provider_types=types)
-            )
+            for impl in self.hook.broadcastio_provider_types.get_hookimpls():
+                if impl.plugin is plugin:
+                    records: Iterable[ProviderType] = impl.function() or ()
+                    types = tuple(sorted(record.name for record in records))
+            infos.append(PluginInfo(name=name, version=self._versions.get(name), hooks=hooks, provider_types=types))
         return infos
 
 

@@ -58,7 +58,8 @@ class RetryPolicy(Struct, frozen=True, kw_only=True):
             raise ConfigurationError(
                 f"RetryPolicy.base_delay ({self.base_delay}) must not exceed max_delay ({self.max_delay})"
             )
-        if isinstance(self.retry_on, str) or not all(isinstance(item, str) and item for item in self.retry_on):
+        retry_on: object = self.retry_on
+        if isinstance(retry_on, str) or not all(isinstance(item, str) and item for item in self.retry_on):
             raise ConfigurationError("RetryPolicy.retry_on must be a tuple of error classes or codes")
         if ErrorClass.PERMANENT.value in self.retry_on:
             raise ConfigurationError(
@@ -88,19 +89,14 @@ class RetryPolicy(Struct, frozen=True, kw_only=True):
         """
         if self.backoff == "none" or retry < 1:
             return 0.0
-        if self.backoff == "fixed":
-            delay = self.base_delay
-        else:
-            # Cap the exponent so huge retry numbers cannot overflow.
-            delay = self.base_delay * (2.0 ** min(retry - 1, 64))
+        # The exponent is capped so huge retry numbers cannot overflow.
+        delay = self.base_delay if self.backoff == "fixed" else self.base_delay * (2.0 ** min(retry - 1, 64))
         delay = min(delay, self.max_delay)
         if self.jitter:
             delay = (rng or random).uniform(0.0, delay)
         return max(0.0, min(delay, self.max_delay))
 
-    def delay_before_retry(
-        self, retry: int, error: DeliveryError, rng: random.Random | None = None
-    ) -> float | None:
+    def delay_before_retry(self, retry: int, error: DeliveryError, rng: random.Random | None = None) -> float | None:
         """Seconds to wait before retry ``retry`` after ``error``, or None when
         the provider's Retry-After hint is longer than ``max_delay``."""
         delay = self.backoff_delay(retry, rng)

@@ -73,7 +73,9 @@ class FileProvider(Provider):
         except OSError as exc:
             self._close_handle()
             return DeliveryResult.failure(
-                DeliveryError.transient(ErrorCode.SERVICE_UNAVAILABLE, f"cannot write {self.path}: {exc.strerror or exc}")
+                DeliveryError.transient(
+                    ErrorCode.SERVICE_UNAVAILABLE, f"cannot write {self.path}: {exc.strerror or exc}"
+                )
             )
         self._count += 1
         return DeliveryResult.success(f"{self.name}-{self._count}")

@@ -66,7 +66,10 @@ class ProviderContract:
         async def scenario() -> DeliveryResult:
             provider = provider_factory()
             try:
-                return await provider.send(Message(recipient=deliverable_address, text="contract"), deliverable_address)
+                result: DeliveryResult = await provider.send(
+                    Message(recipient=deliverable_address, text="contract"), deliverable_address
+                )
+                return result
             finally:
                 await _closed(provider)
 
@@ -86,7 +89,10 @@ class ProviderContract:
         async def scenario() -> DeliveryResult:
             provider = unreachable_provider_factory()
             try:
-                return await provider.send(Message(recipient=deliverable_address, text="contract"), deliverable_address)
+                result: DeliveryResult = await provider.send(
+                    Message(recipient=deliverable_address, text="contract"), deliverable_address
+                )
+                return result
             finally:
                 await _closed(provider)
 
@@ -101,7 +107,8 @@ class ProviderContract:
         async def scenario() -> ProviderHealth:
             provider = provider_factory()
             try:
-                return await provider.health()
+                health: ProviderHealth = await provider.health()
+                return health
             finally:
                 await _closed(provider)
 
@@ -115,7 +122,8 @@ class ProviderContract:
         async def scenario() -> ProviderHealth:
             provider = unreachable_provider_factory()
             try:
-                return await provider.health()
+                health: ProviderHealth = await provider.health()
+                return health
             finally:
                 await _closed(provider)
 
@@ -148,8 +156,11 @@ class ProviderContract:
         async def scenario() -> DeliveryResult:
             provider = provider_factory()
             async with Orchestrator([provider], plugin_manager=isolated_plugin_manager()) as orchestrator:
-                return await orchestrator.asend(Message(recipient=deliverable_address, text="via orchestrator"), trace=True)
+                return await orchestrator.asend(
+                    Message(recipient=deliverable_address, text="via orchestrator"), trace=True
+                )
 
         result = _run(scenario())
         assert result.ok, result.error
-        assert result.trace is not None and len(result.trace.attempts) == 1
+        assert result.trace is not None
+        assert len(result.trace.attempts) == 1

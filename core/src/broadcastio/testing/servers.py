@@ -41,9 +41,7 @@ def serve_app(app: web.Application, *, host: str = "127.0.0.1") -> Iterator[str]
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, host, 0)
             loop.run_until_complete(site.start())
-            server = site._server
-            assert server is not None
-            port_box.append(server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+            port_box.append(runner.addresses[0][1])
         except BaseException as exc:
             errors.append(exc)
             started.set()

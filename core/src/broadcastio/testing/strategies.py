@@ -31,7 +31,7 @@ __all__ = [
     "recipients",
 ]
 
-_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), min_size=1, max_size=40)
+_text = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n"), min_size=1, max_size=40)
 _names = st.text("abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12)
 _datetimes = st.datetimes(
     min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1), timezones=st.just(dt.UTC)
