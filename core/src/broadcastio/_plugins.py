@@ -136,7 +136,7 @@ class PluginManager(pluggy.PluginManager):
             types: tuple[str, ...] = ()
             for impl in self.hook.broadcastio_provider_types.get_hookimpls():
                 if impl.plugin is plugin:
-                    records: Iterable[ProviderType] = impl.function() or ()
+                    records: Iterable[ProviderType] = impl.function() or ()  # type: ignore[assignment]
                     types = tuple(sorted(record.name for record in records))
             infos.append(PluginInfo(name=name, version=self._versions.get(name), hooks=hooks, provider_types=types))
         return infos
