@@ -57,13 +57,17 @@ class Pacer {
     if (this.closed) {
       return Promise.reject(new ApiError('SHUTTING_DOWN', 'service is shutting down', { retryAfterSec: 5 }));
     }
-    if (this.waiting.length >= this.queueLimit) {
-      const retryAfterSec = Math.max(1, Math.ceil((this.waiting.length * this.intervalMs) / 1000));
-      return Promise.reject(new ApiError('RATE_LIMITED', 'send queue is full', { retryAfterSec }));
-    }
     return new Promise((resolve, reject) => {
-      this.waiting.push({ chatId, resolve, reject });
+      const waiter = { chatId, resolve, reject };
+      this.waiting.push(waiter);
       this.pump();
+      // Granted at once, or allowed to wait: done. Otherwise the queue is full.
+      const index = this.waiting.indexOf(waiter);
+      if (index !== -1 && this.waiting.length > this.queueLimit) {
+        this.waiting.splice(index, 1);
+        const retryAfterSec = Math.max(1, Math.ceil((this.waiting.length * this.intervalMs) / 1000));
+        reject(new ApiError('RATE_LIMITED', 'send queue is full', { retryAfterSec }));
+      }
     });
   }
 

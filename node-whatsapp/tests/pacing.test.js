@@ -71,10 +71,14 @@ test('queue limit answers RATE_LIMITED with a Retry-After estimate', async () =>
   assert.deepEqual(log, [['a', 0], ['b', 1000], ['c', 2000]]);
 });
 
-test('queue limit 0 refuses anything that would wait', async () => {
+test('queue limit 0 grants free slots and refuses anything that would wait', async () => {
   const clock = new FakeClock();
   const pacer = new Pacer({ minChatGapMs: 0, globalRatePerSec: 1, queueLimit: 0, clock });
-  await assert.rejects(pacer.acquire('a'), (err) => err.code === 'RATE_LIMITED' && err.retryAfterSec === 1);
+  (await pacer.acquire('a'))();
+  await assert.rejects(pacer.acquire('b'), (err) => err.code === 'RATE_LIMITED' && err.retryAfterSec === 1);
+  assert.equal(pacer.queued, 0);
+  await clock.advance(1000);
+  (await pacer.acquire('b'))();
 });
 
 test('close fails waiting requests with SHUTTING_DOWN and refuses new ones', async () => {
