@@ -58,7 +58,8 @@ class TestMessage:
     def test_idempotency_key_is_generated_and_unique(self) -> None:
         """Every message gets its own idempotency key when none is given."""
         first, second = Message(recipient="x", text="a"), Message(recipient="x", text="a")
-        assert first.idempotency_key and first.idempotency_key != second.idempotency_key
+        assert first.idempotency_key
+        assert first.idempotency_key != second.idempotency_key
 
     def test_given_idempotency_key_is_kept(self) -> None:
         """A caller's idempotency key is used as is."""
