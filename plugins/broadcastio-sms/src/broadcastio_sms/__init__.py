@@ -1,0 +1,27 @@
+"""broadcastio-sms: SMS through Twilio's Messages API.
+
+Install it and the ``sms`` provider type is registered through the
+``broadcastio`` entry point group.
+"""
+
+from __future__ import annotations
+
+from broadcastio import ProviderType, hookimpl
+
+from broadcastio_sms._phone import mask_phone, normalize_e164
+from broadcastio_sms._provider import DEFAULT_BASE_URL, TwilioSmsProvider
+
+__all__ = ["DEFAULT_BASE_URL", "TwilioSmsProvider", "broadcastio_provider_types", "mask_phone", "normalize_e164"]
+
+
+@hookimpl
+def broadcastio_provider_types() -> list[ProviderType]:
+    """Register the ``sms`` provider type."""
+    return [
+        ProviderType(
+            name="sms",
+            factory=TwilioSmsProvider,
+            channel="sms",
+            description="SMS through the Twilio Messages API",
+        )
+    ]

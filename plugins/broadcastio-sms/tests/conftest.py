@@ -1,0 +1,190 @@
+"""A local stand-in for Twilio's Messages API, in Twilio's request and response shapes.
+
+It checks basic auth and the form fields the way Twilio does, answers 201
+with a realistic message resource, and plays scripted replies (error
+bodies, slow answers) queued by a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from broadcastio.testing.servers import serve_app
+from broadcastio_sms import TwilioSmsProvider
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "twilio-auth-token-7f3a9c2e51d4"
+FROM_NUMBER = "+14155550100"
+SERVICE_SID = "MG" + "fedcba9876543210" * 2
+TO_NUMBER = "+14155552671"
+
+
+@dataclass
+class Reply:
+    """A scripted answer: status, JSON body (or raw text), headers, and a delay before answering."""
+
+    status: int
+    body: dict[str, Any] | str
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+def twilio_error(code: int, message: str, status: int = 400) -> dict[str, Any]:
+    """An error body as Twilio writes it."""
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+class FakeTwilio:
+    """The parts of Twilio's REST API the provider uses.
+
+    Tests reach the constants through the fixture (``twilio.ACCOUNT_SID``):
+    with ``--import-mode=importlib`` a test module cannot import conftest.
+    """
+
+    ACCOUNT_SID = ACCOUNT_SID
+    AUTH_TOKEN = AUTH_TOKEN
+    FROM_NUMBER = FROM_NUMBER
+    SERVICE_SID = SERVICE_SID
+    TO_NUMBER = TO_NUMBER
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, str]] = []
+        self.replies: collections.deque[Reply] = collections.deque()
+        self.account_status = "active"
+        self.account_fetches = 0
+        self._sids = itertools.count(1)
+
+    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
+        """Answer the next message request with ``body``."""
+        self.replies.append(
+            Reply(status, body, {key.replace("_", "-"): value for key, value in headers.items()}, delay)
+        )
+
+    def reply_error(self, code: int, message: str, status: int = 400, **headers: str) -> None:
+        """Answer the next message request with a Twilio error body."""
+        self.reply(status, twilio_error(code, message, status), **headers)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create_message)
+        app.router.add_get("/2010-04-01/Accounts/{sid}.json", self._fetch_account)
+        return app
+
+    @staticmethod
+    def _authenticated(request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return user == ACCOUNT_SID and password == AUTH_TOKEN and request.match_info["sid"] == ACCOUNT_SID
+
+    @staticmethod
+    def _json(status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> web.Response:
+        if isinstance(body, str):
+            return web.Response(status=status, text=body, headers=headers, content_type="text/html")
+        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
+
+    async def _create_message(self, request: web.Request) -> web.Response:
+        if not self._authenticated(request):
+            return self._json(401, twilio_error(20003, "Authenticate", 401))
+        if request.content_type != "application/x-www-form-urlencoded":
+            return self._json(400, twilio_error(20001, "Unsupported content type"))
+        form = {key: str(value) for key, value in (await request.post()).items()}
+        self.received.append(form)
+        if self.replies:
+            reply = self.replies.popleft()
+            if reply.delay:
+                await asyncio.sleep(reply.delay)
+            return self._json(reply.status, reply.body, reply.headers)
+        if "To" not in form:
+            return self._json(400, twilio_error(21604, "A 'To' phone number is required."))
+        if "From" not in form and "MessagingServiceSid" not in form:
+            return self._json(400, twilio_error(21603, "A 'From' phone number is required."))
+        if not form.get("Body"):
+            return self._json(400, twilio_error(21602, "Message body is required."))
+        sid = f"SM{next(self._sids):032x}"
+        return self._json(201, self._message_resource(sid, form))
+
+    @staticmethod
+    def _message_resource(sid: str, form: dict[str, str]) -> dict[str, Any]:
+        service = form.get("MessagingServiceSid")
+        return {
+            "account_sid": ACCOUNT_SID,
+            "api_version": "2010-04-01",
+            "body": form["Body"],
+            "date_created": "Thu, 24 Aug 2023 05:01:45 +0000",
+            "date_sent": None,
+            "date_updated": "Thu, 24 Aug 2023 05:01:45 +0000",
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": form.get("From"),
+            "messaging_service_sid": service,
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "accepted" if service else "queued",
+            "subresource_uris": {"media": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media.json"},
+            "to": form["To"],
+            "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}.json",
+        }
+
+    async def _fetch_account(self, request: web.Request) -> web.Response:
+        self.account_fetches += 1
+        if not self._authenticated(request):
+            return self._json(401, twilio_error(20003, "Authenticate", 401))
+        return self._json(
+            200,
+            {
+                "sid": ACCOUNT_SID,
+                "friendly_name": "broadcastio tests",
+                "status": self.account_status,
+                "type": "Full",
+                "uri": f"/2010-04-01/Accounts/{ACCOUNT_SID}.json",
+            },
+        )
+
+
+@pytest.fixture
+def twilio() -> FakeTwilio:
+    return FakeTwilio()
+
+
+@pytest.fixture
+def twilio_url(twilio: FakeTwilio) -> Iterator[str]:
+    with serve_app(twilio.app()) as url:
+        yield url
+
+
+@pytest.fixture
+def make_provider(twilio_url: str) -> Callable[..., TwilioSmsProvider]:
+    """Build a provider wired to the local Twilio; keyword arguments override the defaults."""
+
+    def make(**overrides: Any) -> TwilioSmsProvider:
+        settings: dict[str, Any] = {
+            "account_sid": ACCOUNT_SID,
+            "auth_token": AUTH_TOKEN,
+            "from_number": FROM_NUMBER,
+            "base_url": twilio_url,
+            "timeout": 5.0,
+        }
+        settings.update(overrides)
+        return TwilioSmsProvider(**settings)
+
+    return make
