@@ -6,7 +6,7 @@ import asyncio
 import queue
 import random
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from broadcastio._breaker import BreakerPolicy
 from broadcastio._broadcast import stream_results
@@ -23,6 +23,9 @@ from broadcastio._retry import RetryPolicy
 from broadcastio._routing import ProviderSlot
 from broadcastio._sync import LoopThread, ensure_no_running_loop
 from broadcastio.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from broadcastio.outbox import Outbox
 
 __all__ = ["Orchestrator"]
 
@@ -196,12 +199,18 @@ class Orchestrator:
         rate_limits: Mapping[str, RateLimit] | None = None,
         trace: bool = False,
         via: Sequence[str] | None = None,
+        outbox: Outbox | None = None,
     ) -> AsyncGenerator[DeliveryResult, None]:
         """Deliver many messages, yielding each result as it finishes.
 
         Memory stays flat in the number of messages: at most ``concurrency``
         are in flight and results are not accumulated. ``rate_limits`` adds
         per-provider limits for this broadcast on top of the orchestrator's.
+
+        With an ``outbox``, every message is journalled with its idempotency
+        key before its first attempt and each outcome is recorded. A message
+        whose key the outbox already holds is not sent again: its stored
+        result is yielded instead (see ``docs/outbox.md``).
         """
         self._check_open()
         slots = self._route(via)
@@ -213,11 +222,63 @@ class Orchestrator:
             buckets = {name: TokenBucket(limit, self._clock) for name, limit in rate_limits.items()}
         deliver = self._deliverer.deliver
 
+        if outbox is not None:
+            from broadcastio._outbox_run import outbox_broadcast
+
+            async def deliver_via(message: Message, route: Sequence[ProviderSlot]) -> DeliveryResult:
+                return await deliver(message, route, trace=trace, buckets=buckets)
+
+            journalled = outbox_broadcast(outbox, messages, deliver_via, slots, self._slots, concurrency=concurrency)
+            async for result in journalled:
+                yield result
+            return
+
         async def one(message: Message) -> DeliveryResult:
             return await deliver(message, slots, trace=trace, buckets=buckets)
 
         async for result in stream_results(messages, one, concurrency=concurrency):
             yield result
+
+    async def aresume(
+        self,
+        outbox: Outbox,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        trace: bool = False,
+        via: Sequence[str] | None = None,
+    ) -> AsyncGenerator[DeliveryResult, None]:
+        """Finish what stopped runs left in ``outbox``, yielding each result.
+
+        ``pending`` rows are sent; a row left ``sending`` by a dead run becomes
+        ``unknown``; ``unknown`` rows are sent again only when every provider
+        that could be called for them declares idempotent sends, otherwise
+        their stored result is yielded and they stay ``unknown``.
+        """
+        self._check_open()
+        from broadcastio._outbox_run import outbox_resume
+
+        slots = self._route(via)
+        deliver = self._deliverer.deliver
+
+        async def deliver_via(message: Message, route: Sequence[ProviderSlot]) -> DeliveryResult:
+            return await deliver(message, route, trace=trace)
+
+        async for result in outbox_resume(outbox, deliver_via, slots, self._slots, concurrency=concurrency):
+            yield result
+
+    def resume(
+        self,
+        outbox: Outbox,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        trace: bool = False,
+        via: Sequence[str] | None = None,
+    ) -> Iterator[DeliveryResult]:
+        """Sync facade of :meth:`aresume`: a plain iterator of results."""
+        ensure_no_running_loop("resume", "aresume")
+        yield from self._iterate_on_loop(
+            self.aresume(outbox, concurrency=concurrency, trace=trace, via=via), concurrency
+        )
 
     def broadcast(
         self,
@@ -227,13 +288,20 @@ class Orchestrator:
         rate_limits: Mapping[str, RateLimit] | None = None,
         trace: bool = False,
         via: Sequence[str] | None = None,
+        outbox: Outbox | None = None,
     ) -> Iterator[DeliveryResult]:
         """Sync facade of :meth:`abroadcast`: a plain iterator of results."""
         ensure_no_running_loop("broadcast", "abroadcast")
-        handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, concurrency))
         stream: AsyncGenerator[DeliveryResult, None] = self.abroadcast(
-            messages, concurrency=concurrency, rate_limits=rate_limits, trace=trace, via=via
+            messages, concurrency=concurrency, rate_limits=rate_limits, trace=trace, via=via, outbox=outbox
         )
+        yield from self._iterate_on_loop(stream, concurrency)
+
+    def _iterate_on_loop(
+        self, stream: AsyncGenerator[DeliveryResult, None], concurrency: int
+    ) -> Iterator[DeliveryResult]:
+        """Run ``stream`` on the private loop and hand its results to this thread."""
+        handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, concurrency))
         stop = False
 
         async def pump() -> None:

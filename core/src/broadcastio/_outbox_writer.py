@@ -1,0 +1,141 @@
+"""One thread owns the outbox's write connection and commits in groups.
+
+Callers hand it small jobs (a function of the connection plus arguments)
+from any thread or event loop. The thread takes every job waiting, runs
+them all in one transaction, commits once, then answers each caller: one
+fsync covers many messages, and SQLite never blocks an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["Writer"]
+
+T = TypeVar("T")
+_STOP = object()
+_MAX_BATCH = 2048
+
+
+def _resolve(pairs: list[tuple[asyncio.Future[Any], Any, bool]]) -> None:
+    for future, value, failed in pairs:
+        if future.done():  # the caller was cancelled meanwhile
+            continue
+        if failed:
+            future.set_exception(value)
+        else:
+            future.set_result(value)
+
+
+class Writer:
+    """A daemon thread with the only write connection of one outbox file."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], name: str = "broadcastio-outbox") -> None:
+        self._connect = connect
+        self._name = name
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self.batches = 0
+        self.jobs_done = 0
+
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._lock:
+            if self._closed:
+                from broadcastio._errors import UsageError
+
+                raise UsageError("this Outbox is closed")
+            if self._thread is None:
+                ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+                thread = threading.Thread(target=self._run, args=(ready,), name=self._name, daemon=True)
+                thread.start()
+                ready.result()
+                self._thread = thread
+
+    def submit(self, function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Queue ``function(connection, *args)``; await the future for its result, committed."""
+        self._ensure_started()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((function, args, loop, future))
+        return future
+
+    def call(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function(connection, *args)`` and wait for it, committed (for sync callers)."""
+        self._ensure_started()
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put((function, args, None, future))
+        return future.result()
+
+    def close(self) -> None:
+        """Finish queued jobs, then stop the thread and close the connection."""
+        with self._lock:
+            self._closed = True
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(_STOP)
+            thread.join()
+
+    def _run(self, ready: concurrent.futures.Future[None]) -> None:
+        try:
+            conn = self._connect()
+        except BaseException as exc:
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        try:
+            stopping = False
+            while not stopping:
+                batch = [self._jobs.get()]
+                while len(batch) < _MAX_BATCH:
+                    try:
+                        batch.append(self._jobs.get_nowait())
+                    except queue.Empty:
+                        break
+                if batch[-1] is _STOP or _STOP in batch:
+                    stopping = True
+                    batch = [job for job in batch if job is not _STOP]
+                if batch:
+                    self._run_batch(conn, batch)
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        outcomes: list[tuple[Any, bool]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for function, args, _, _ in batch:
+                try:
+                    outcomes.append((function(conn, *args), False))
+                except Exception as exc:  # one bad job fails alone; SQLite undid its statement
+                    outcomes.append((exc, True))
+            conn.execute("COMMIT")
+        except Exception as exc:  # the transaction itself failed: nothing of the batch is stored
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(exc, True)] * len(batch)
+        self.batches += 1
+        self.jobs_done += len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, bool]]] = {}
+        for (_, _, loop, future), (value, failed) in zip(batch, outcomes, strict=True):
+            if loop is None:
+                if failed:
+                    future.set_exception(value)
+                else:
+                    future.set_result(value)
+            else:
+                by_loop.setdefault(loop, []).append((future, value, failed))
+        for loop, pairs in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve, pairs)
+            except RuntimeError:  # that loop is closed: nobody waits any more
+                pass
