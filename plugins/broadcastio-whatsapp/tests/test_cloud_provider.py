@@ -210,7 +210,8 @@ class TestTemplate:
         result = await send(provider, message)
         assert result.error is not None
         assert result.error.code == "whatsapp-cloud.TEMPLATE_WITH_ATTACHMENTS"
-        assert graph.requests == [] and graph.uploads == []
+        assert graph.requests == []
+        assert graph.uploads == []
 
 
 class TestMedia:
@@ -290,7 +291,8 @@ class TestMedia:
         result = await send(provider, Message(recipient=PHONE, text="two", attachments=files))
         assert result.error is not None
         assert result.error.code == "whatsapp-cloud.TOO_MANY_ATTACHMENTS"
-        assert graph.uploads == [] and graph.requests == []
+        assert graph.uploads == []
+        assert graph.requests == []
 
     async def test_failed_upload_sends_nothing(self, graph: FakeGraph, provider: WhatsAppCloudProvider) -> None:
         """A 5xx on upload is transient and no message is sent."""
@@ -411,7 +413,8 @@ class TestThroughTheOrchestrator:
         ) as orchestrator:
             result = await orchestrator.asend(Message(recipient=PHONE, text="hi"), trace=True)
         assert result.ok, result.error
-        assert result.trace is not None and len(result.trace.attempts) == 2
+        assert result.trace is not None
+        assert len(result.trace.attempts) == 2
 
     async def test_ambiguous_timeout_is_not_retried(self, graph: FakeGraph, fake_graph: tuple[FakeGraph, str]) -> None:
         """Without an idempotency key, a timeout after sending is not retried: possibly delivered."""
