@@ -84,8 +84,9 @@ def recipient_refusal(refusals: Mapping[str, tuple[int, str]], *, redact: Redact
 def _raise_if_configuration(exc: BaseException, phase: Phase, redact: Redact) -> None:
     certificate = _cause(exc, ssl.SSLCertVerificationError)
     if certificate is not None:
+        reason = getattr(certificate, "verify_message", None) or certificate
         raise ConfigurationError(
-            f"the SMTP server's TLS certificate failed verification ({certificate.verify_message or certificate}); "
+            f"the SMTP server's TLS certificate failed verification ({reason}); "
             "set ca_file or tls_context for a private CA, or validate_certs=False for a test server"
         ) from exc
     if isinstance(exc, aiosmtplib.SMTPResponseException):
