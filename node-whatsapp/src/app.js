@@ -86,6 +86,9 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
   app.addHook('onSend', async (request, reply, payload) => {
     reply.header('Cache-Control', 'no-store');
     reply.header('X-Content-Type-Options', 'nosniff');
+    // While stopping, close each connection after its response so that
+    // keep-alive clients do not hold the server open.
+    if (shuttingDown) reply.header('Connection', 'close');
     return payload;
   });
 
@@ -129,7 +132,10 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
     if (closing) return closing;
     shuttingDown = true;
     closing = (async () => {
-      await Promise.all([messages.shutdown(graceMs), app.close()]);
+      const closed = app.close();
+      await messages.shutdown(graceMs);
+      app.server.closeIdleConnections();
+      await closed;
       await driver.stop();
     })();
     return closing;
