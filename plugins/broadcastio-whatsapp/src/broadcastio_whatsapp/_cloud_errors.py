@@ -57,7 +57,8 @@ def error_from_response(response: httpx.Response, *, provider: str) -> DeliveryE
     error = _error_body(response)
     raw_code = error.get("code")
     code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
-    message = error.get("message") if isinstance(error.get("message"), str) else ""
+    raw_message = error.get("message")
+    message = raw_message if isinstance(raw_message, str) else ""
     message = message or f"Graph API answered HTTP {response.status_code}"
     subcode = error.get("error_subcode")
     trace_id = error.get("fbtrace_id")

@@ -51,8 +51,9 @@ def error_from_response(response: httpx.Response, *, provider: str) -> DeliveryE
         which no retry or fallback can fix.
     """
     error = _error_body(response)
-    code = error.get("code") if isinstance(error.get("code"), str) else None
-    message = error.get("message") if isinstance(error.get("message"), str) else ""
+    raw_code, raw_message = error.get("code"), error.get("message")
+    code = raw_code if isinstance(raw_code, str) and raw_code else None
+    message = raw_message if isinstance(raw_message, str) else ""
     field = error.get("field")
     if isinstance(field, str) and field and field not in message:
         message = f"{message} (field: {field})"
