@@ -36,7 +36,13 @@ from typing import Any
 
 import httpx
 
-__all__ = ["NodeWhatsAppError", "NodeWhatsAppProcess", "NodeWhatsAppUnavailable", "find_service_dir"]
+__all__ = [
+    "NodeWhatsAppError",
+    "NodeWhatsAppProcess",
+    "NodeWhatsAppUnavailable",
+    "ensure_installed",
+    "find_service_dir",
+]
 
 SERVICE_DIR_ENV = "BROADCASTIO_NODE_WHATSAPP_DIR"
 _NPM_ENV = {"PUPPETEER_SKIP_DOWNLOAD": "true", "PUPPETEER_SKIP_CHROMIUM_DOWNLOAD": "true"}
