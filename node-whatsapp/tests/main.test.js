@@ -236,3 +236,23 @@ test('the real process: a port in use is a startup failure with exit code 1', as
   first.child.kill('SIGTERM');
   await first.exited;
 });
+
+test('npm start passes SIGTERM to the service (no orphaned server)', async () => {
+  const child = spawn('npm', ['start', '--silent'], {
+    cwd: path.join(__dirname, '..'),
+    env: { ...process.env, WA_DRIVER: 'fake', WA_TOKEN: 'x', WA_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  for (let i = 0; i < 100 && !/"msg":"listening"/.test(out); i += 1) await sleep(100);
+  const { port } = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"listening"')));
+  child.kill('SIGTERM');
+  await exited;
+  for (let i = 0; i < 50 && !/"msg":"stopped"/.test(out); i += 1) await sleep(100);
+  assert.match(out, /"msg":"stopped"/);
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/health`));
+});
