@@ -8,6 +8,7 @@ pacing, idempotency store and error mapping.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -204,6 +205,22 @@ class TestAmbiguousTimeout:
         sent = wa.sent()
         assert len(sent) == 1
         assert sent[0]["id"] == result.provider_message_id
+
+    def test_service_timeout_is_not_resent(self) -> None:
+        """The service's own TIMEOUT_AFTER_SEND releases the key; the provider's retries
+        do not send again, so WhatsApp gets the message at most once."""
+        with NodeWhatsAppProcess(send_timeout_ms=200) as wa:
+            wa.script({"type": "delay", "ms": 600})
+            provider = provider_for(wa, timeout=5)
+            with orchestrator([provider], retry=RetryPolicy(max_attempts=3, backoff="none")) as orch:
+                result = orch.send(Message(recipient=PHONE, text="at most once"), trace=True)
+            assert result.status == "unknown"
+            assert result.trace is not None
+            assert result.trace.possibly_delivered
+            codes = [attempt.error.code for attempt in result.trace.attempts if attempt.error is not None]
+            assert codes == ["whatsapp.TIMEOUT_AFTER_SEND"] * 3
+            time.sleep(0.6)  # let the late confirmation land
+            assert len(wa.sent()) == 1
 
 
 class TestProcessHelper:

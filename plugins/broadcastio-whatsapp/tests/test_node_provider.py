@@ -319,6 +319,37 @@ class TestThroughTheOrchestrator:
         assert len(keys) == 1
         assert len(node.sent) == 1
 
+    @pytest.mark.parametrize(("code", "status"), [("TIMEOUT_AFTER_SEND", 504), ("INTERNAL", 500)])
+    async def test_service_side_ambiguity_is_not_resent(
+        self, node: FakeNode, provider: WhatsAppProvider, code: str, status: int
+    ) -> None:
+        """After the service's own ambiguous answer (which releases the key), retries do not resend."""
+        node.replies.append(node_error(code, status))
+        async with Orchestrator(
+            [provider],
+            retry=RetryPolicy(max_attempts=3, backoff="none"),
+            plugin_manager=isolated_plugin_manager(),
+        ) as orchestrator:
+            result = await orchestrator.asend(Message(recipient=PHONE, text="hi"), trace=True)
+        assert result.status == "unknown"
+        assert result.trace is not None
+        assert result.trace.possibly_delivered
+        assert [attempt.error.code for attempt in result.trace.attempts if attempt.error] == [f"whatsapp.{code}"] * 3
+        assert "not sent again" in result.trace.attempts[-1].error.message  # type: ignore[union-attr]
+        assert len(node.requests) == 1
+
+    async def test_other_keys_still_send_after_an_ambiguous_one(
+        self, node: FakeNode, provider: WhatsAppProvider
+    ) -> None:
+        """Only the ambiguous key is held back; other messages go out."""
+        node.replies.append(node_error("TIMEOUT_AFTER_SEND", 504))
+        first = await provider.send(Message(recipient=PHONE, text="a"), PHONE)
+        second = await provider.send(Message(recipient=PHONE, text="b"), PHONE)
+        await provider.aclose()
+        assert first.status == "unknown"
+        assert second.ok
+        assert len(node.requests) == 2
+
     async def test_not_on_whatsapp_falls_back_to_another_channel(
         self, node: FakeNode, provider: WhatsAppProvider
     ) -> None:
