@@ -28,7 +28,7 @@ _log = structlog.get_logger("broadcastio_whatsapp.node")
 DEFAULT_BASE_URL = "http://127.0.0.1:3000"
 
 # What the service accepts as an Idempotency-Key; anything else is hashed.
-_KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+_KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 # Separators people write inside phone numbers.
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 
@@ -50,7 +50,7 @@ _STATE_HINTS = {
 
 def idempotency_header(key: str) -> str:
     """The message's key if the service accepts it as is, else a stable hash of it."""
-    if _KEY_PATTERN.match(key):
+    if _KEY_PATTERN.fullmatch(key):
         return key
     return "sha256-" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
