@@ -98,10 +98,19 @@ function createMessageService({ driver, pacer, idempotency, config, clock, logge
     const entry = { done: guarded.catch(() => {}), abort };
     inFlight.add(entry);
     entry.done.then(() => inFlight.delete(entry));
-    guarded.catch((err) => {
-      if (err instanceof ApiError && err.code === 'TIMEOUT_AFTER_SEND') {
-        attempt.then(onLateSuccess, () => {});
+    // After TIMEOUT_AFTER_SEND the send may still complete. Follow it: the
+    // driver may hand over its own late receipt (err.late), or, when our
+    // deadline fired first, the attempt itself may still resolve.
+    /** @param {any} err */
+    const followDriverLate = (err) => {
+      if (err?.code === 'TIMEOUT_AFTER_SEND' && typeof err.late?.then === 'function') {
+        err.late.then(onLateSuccess, () => {});
       }
+    };
+    guarded.catch((err) => {
+      if (err?.code !== 'TIMEOUT_AFTER_SEND') return;
+      if (typeof err.late?.then === 'function') followDriverLate(err);
+      else if (err instanceof ApiError) attempt.then(onLateSuccess, followDriverLate);
     });
     return guarded;
   }

@@ -163,3 +163,46 @@ test('status routes work while a key is in flight', async (t) => {
   assert.equal(status.statusCode, 200);
   assert.equal((await p).statusCode, 200);
 });
+
+test('a late receipt handed over by the driver is replayed for a retry', async (t) => {
+  const { createFakeDriver } = require('../src/drivers/fake');
+  const { DriverError } = require('../src/errors');
+  const driver = createFakeDriver();
+  const { app } = buildApp({ driver });
+  t.after(() => app.close());
+  let deliver;
+  driver.send = async () => {
+    const err = new DriverError('TIMEOUT_AFTER_SEND', 'no confirmation');
+    err.late = new Promise((resolve) => {
+      deliver = resolve;
+    });
+    throw err;
+  };
+  const msg = { to: '+15551234567', text: 'x' };
+  const first = await postMessage(app, msg, { 'idempotency-key': 'drv-late' });
+  assert.equal(first.statusCode, 504);
+  deliver({ id: 'late-1', timestamp: Date.now() });
+  await sleep(10);
+  const retry = await postMessage(app, msg, { 'idempotency-key': 'drv-late' });
+  assert.equal(retry.statusCode, 200);
+  assert.deepEqual([retry.json().id, retry.json().replayed], ['late-1', true]);
+});
+
+test('a late confirmation does not overwrite a key claimed again meanwhile', async (t) => {
+  const { app, driver } = buildApp({ env: { WA_SEND_TIMEOUT_MS: '200' } });
+  t.after(() => app.close());
+  // first: answered 504 at 200 ms, confirmed at 300 ms;
+  // second (the retry): in flight from 200 ms, answered 504 at 400 ms, confirmed at 700 ms.
+  driver.setScript([{ type: 'delay', ms: 300 }, { type: 'delay', ms: 500 }]);
+  const msg = { to: '+15551234567', text: 'x' };
+  assert.equal((await postMessage(app, msg, { 'idempotency-key': 'race' })).statusCode, 504);
+  const second = postMessage(app, msg, { 'idempotency-key': 'race' });
+  await sleep(150); // the first confirms meanwhile, but the key belongs to the retry
+  assert.equal((await postMessage(app, msg, { 'idempotency-key': 'race' })).statusCode, 409);
+  assert.equal((await second).statusCode, 504);
+  await sleep(400);
+  const replay = await postMessage(app, msg, { 'idempotency-key': 'race' });
+  assert.equal(replay.json().replayed, true);
+  assert.equal(driver.sent().length, 2, 'both attempts went out: the ambiguity TIMEOUT_AFTER_SEND warns about');
+  assert.equal(replay.json().id, driver.sent()[1].id);
+});

@@ -455,3 +455,21 @@ test('the real whatsapp-web.js module is loaded when no stub is given', () => {
   assert.equal(driver.status().state, 'starting');
   assert.equal(driver.status().reason, 'not started');
 });
+
+test('send deadline: the error carries the late receipt when the send completes after all', async () => {
+  const ctx = setup();
+  const { lib, clock, driver } = ctx;
+  await toReady(ctx);
+  let finish;
+  lib.sendMessage = () => new Promise((resolve) => {
+    finish = resolve;
+  });
+  const p = driver.send(MSG);
+  const caught = p.catch((e) => e);
+  await clock.advance(500);
+  const err = await caught;
+  assert.equal(err.code, 'TIMEOUT_AFTER_SEND');
+  finish({ id: { _serialized: 'late-id' }, timestamp: 1700000001 });
+  assert.deepEqual(await err.late, { id: 'late-id', timestamp: 1700000001000 });
+  await driver.stop();
+});

@@ -320,12 +320,30 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
         const caption = [message.text, message.media.caption].filter((part) => part).join('\n\n');
         if (caption) options.caption = caption;
       }
+      /** @param {any} sent */
+      const toReceipt = (sent) => {
+        const id = sent?.id?._serialized;
+        if (typeof id !== 'string') throw new DriverError('INTERNAL', 'WhatsApp Web returned no message id');
+        const timestamp = typeof sent.timestamp === 'number' ? sent.timestamp * 1000 : clock.now();
+        return { id, timestamp };
+      };
+      const underlying = Promise.resolve().then(() => c.sendMessage(message.chatId, content, options));
       let sent;
       try {
         sent = await withDeadline(
-          Promise.resolve().then(() => c.sendMessage(message.chatId, content, options)),
+          underlying,
           config.sendTimeoutMs,
-          () => new DriverError('TIMEOUT_AFTER_SEND', `WhatsApp Web did not confirm the send within ${config.sendTimeoutMs} ms`),
+          () => {
+            const err = new DriverError(
+              'TIMEOUT_AFTER_SEND',
+              `WhatsApp Web did not confirm the send within ${config.sendTimeoutMs} ms`,
+            );
+            // The send may still complete: hand its receipt to whoever wants it.
+            const late = underlying.then(toReceipt);
+            late.catch(() => {});
+            /** @type {any} */ (err).late = late;
+            return err;
+          },
           clock,
         );
       } catch (err) {
@@ -336,10 +354,7 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
         logger.warn({ err: errorText(err) }, 'send failed');
         throw new DriverError('INTERNAL', 'WhatsApp Web failed to send the message');
       }
-      const id = sent?.id?._serialized;
-      if (typeof id !== 'string') throw new DriverError('INTERNAL', 'WhatsApp Web returned no message id');
-      const timestamp = typeof sent.timestamp === 'number' ? sent.timestamp * 1000 : clock.now();
-      return { id, timestamp };
+      return toReceipt(sent);
     },
 
     async stop() {
