@@ -7,12 +7,17 @@
   and every block marked ``<!-- test: run -->`` on another page is executed
   in a fresh interpreter (memory and file providers only, no network, real
   sleeps switched off); a ```text block marked ``<!-- test: output -->`` must
-  equal what the block before it printed. ``<!-- test: skip -->`` excludes a
-  block of the getting-started page.
+  equal what the block before it printed. ``<!-- test: continue -->`` runs a
+  block after the runnable block before it, as one program (a class, then its
+  use). ``<!-- test: skip -->`` excludes a block of the getting-started page.
+- Every other ```python block compiles, and its ``from x import y`` lines
+  name things that exist.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib
 import inspect
 import os
 import re
@@ -34,6 +39,7 @@ HOOKS_PAGE = DOCS / "hooks.md"
 ALWAYS_RUN = ("getting-started.md",)
 
 RUN, SKIP, OUTPUT = "<!-- test: run -->", "<!-- test: skip -->", "<!-- test: output -->"
+CONTINUE = "<!-- test: continue -->"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -55,7 +61,7 @@ def blocks_of(path: Path) -> list[Block]:
     found = []
     for match in FENCE.finditer(text):
         before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
-        marker = before if before in (RUN, SKIP, OUTPUT) else None
+        marker = before if before in (RUN, SKIP, OUTPUT, CONTINUE) else None
         line = text.count("\n", 0, match.start()) + 1
         found.append(Block(path.name, line, match.group(1), match.group(2), marker))
     return found
@@ -179,19 +185,39 @@ PRELUDE = textwrap.dedent(
 
 
 def runnable_examples() -> list[tuple[Block, Block | None]]:
-    """(python block, expected output block or None) pairs of every page."""
+    """(python block, expected output block or None) pairs of every page.
+
+    A ``continue`` block is returned with the code of the runnable block it continues prepended.
+    """
     found = []
     for path in sorted(DOCS.rglob("*.md")):
         always = path.name in ALWAYS_RUN and path.parent == DOCS
         blocks = blocks_of(path)
+        previous: Block | None = None
         for index, block in enumerate(blocks):
             if block.language != "python":
                 continue
-            if (always and block.marker != SKIP) or block.marker == RUN:
-                following = blocks[index + 1] if index + 1 < len(blocks) else None
-                expected = following if following is not None and following.marker == OUTPUT else None
-                found.append((block, expected))
+            if block.marker == CONTINUE:
+                assert previous is not None, f"docs/{block.page}:{block.line}: nothing to continue"
+                block = Block(block.page, block.line, block.language, previous.code + "\n" + block.code, block.marker)
+            elif not ((always and block.marker != SKIP) or block.marker == RUN):
+                continue
+            previous = block
+            following = blocks[index + 1] if index + 1 < len(blocks) else None
+            expected = following if following is not None and following.marker == OUTPUT else None
+            found.append((block, expected))
     return found
+
+
+def other_python_blocks() -> list[Block]:
+    """Python blocks that are not run: they need a service or a test runner."""
+    run = {(block.page, block.line) for block, _ in runnable_examples()}
+    return [
+        block
+        for path in sorted(DOCS.rglob("*.md"))
+        for block in blocks_of(path)
+        if block.language == "python" and (block.page, block.line) not in run
+    ]
 
 
 def test_getting_started_has_examples() -> None:
@@ -220,6 +246,32 @@ def test_example_runs(block: Block, expected: Block | None, tmp_path: Path) -> N
     assert done.returncode == 0, f"docs/{block.page}:{block.line} failed:\n{done.stderr}"
     if expected is not None:
         assert done.stdout.strip() == expected.code.strip(), f"docs/{block.page}:{block.line} printed:\n{done.stdout}"
+
+
+@pytest.mark.parametrize("block", other_python_blocks(), ids=lambda block: f"{block.page}:{block.line}")
+def test_other_examples_compile_and_import_real_names(block: Block) -> None:
+    """A block that is not run still compiles, and every name it imports exists."""
+    tree = ast.parse(block.code, filename=f"docs/{block.page}:{block.line}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] == "broadcastio_pager":
+                continue  # the made-up plugin of the plugin-writing guide
+            module = pytest.importorskip(node.module)
+            for alias in node.names:
+                assert hasattr(module, alias.name) or _is_submodule(node.module, alias.name), (
+                    f"docs/{block.page}:{block.line}: {node.module} has no {alias.name}"
+                )
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                pytest.importorskip(alias.name)
+
+
+def _is_submodule(package: str, name: str) -> bool:
+    try:
+        importlib.import_module(f"{package}.{name}")
+    except ImportError:
+        return False
+    return True
 
 
 # --- the error vocabulary ----------------------------------------------------------------
