@@ -131,4 +131,13 @@ async function flush() {
 /** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-module.exports = { TOKEN, AUTH, testConfig, logSink, buildApp, postMessage, FakeClock, flush, sleep };
+/**
+ * Wait until a condition holds (polling, at most 5 s).
+ * @param {() => boolean} condition
+ */
+async function until(condition) {
+  for (let i = 0; i < 500 && !condition(); i += 1) await sleep(10);
+  if (!condition()) throw new Error('condition not reached within 5 s');
+}
+
+module.exports = { TOKEN, AUTH, testConfig, logSink, buildApp, postMessage, FakeClock, flush, sleep, until };

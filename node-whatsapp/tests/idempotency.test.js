@@ -3,7 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { IdempotencyStore } = require('../src/idempotency');
-const { buildApp, postMessage, AUTH, FakeClock, sleep } = require('./_helpers');
+const { buildApp, postMessage, AUTH, FakeClock, until, flush } = require('./_helpers');
 
 test('store: new, in flight, replay, mismatch, release, expiry', () => {
   const clock = new FakeClock();
@@ -85,7 +85,7 @@ test('a key still in flight answers 409 IN_FLIGHT with Retry-After', async (t) =
   driver.setScript([{ type: 'delay', ms: 150 }]);
   const msg = { to: '+15551234567', text: 'slow' };
   const slow = postMessage(app, msg, { 'idempotency-key': 'k-slow' });
-  await sleep(30);
+  await until(() => driver.pendingScript() === 0);
   const dup = await postMessage(app, msg, { 'idempotency-key': 'k-slow' });
   assert.equal(dup.statusCode, 409);
   assert.equal(dup.json().error.code, 'IN_FLIGHT');
@@ -146,7 +146,8 @@ test('a send confirmed after TIMEOUT_AFTER_SEND is replayed for a retry', async 
   const first = await postMessage(app, msg, { 'idempotency-key': 'late' });
   assert.equal(first.statusCode, 504);
   assert.equal(first.json().error.code, 'TIMEOUT_AFTER_SEND');
-  await sleep(150);
+  await until(() => driver.sent().length === 1);
+  await flush();
   const retry = await postMessage(app, msg, { 'idempotency-key': 'late' });
   assert.equal(retry.statusCode, 200);
   assert.equal(retry.json().replayed, true);
@@ -182,27 +183,30 @@ test('a late receipt handed over by the driver is replayed for a retry', async (
   const first = await postMessage(app, msg, { 'idempotency-key': 'drv-late' });
   assert.equal(first.statusCode, 504);
   deliver({ id: 'late-1', timestamp: Date.now() });
-  await sleep(10);
+  await flush();
   const retry = await postMessage(app, msg, { 'idempotency-key': 'drv-late' });
   assert.equal(retry.statusCode, 200);
   assert.deepEqual([retry.json().id, retry.json().replayed], ['late-1', true]);
 });
 
 test('a late confirmation does not overwrite a key claimed again meanwhile', async (t) => {
-  const { app, driver } = buildApp({ env: { WA_SEND_TIMEOUT_MS: '200' } });
+  const { createFakeDriver } = require('../src/drivers/fake');
+  const driver = createFakeDriver();
+  const { app } = buildApp({ driver, env: { WA_SEND_TIMEOUT_MS: '300' } });
   t.after(() => app.close());
-  // first: answered 504 at 200 ms, confirmed at 300 ms;
-  // second (the retry): in flight from 200 ms, answered 504 at 400 ms, confirmed at 700 ms.
-  driver.setScript([{ type: 'delay', ms: 300 }, { type: 'delay', ms: 500 }]);
+  /** @type {Array<(receipt: {id: string, timestamp: number}) => void>} */
+  const confirm = [];
+  driver.send = () => new Promise((resolve) => confirm.push(resolve));
   const msg = { to: '+15551234567', text: 'x' };
   assert.equal((await postMessage(app, msg, { 'idempotency-key': 'race' })).statusCode, 504);
   const second = postMessage(app, msg, { 'idempotency-key': 'race' });
-  await sleep(150); // the first confirms meanwhile, but the key belongs to the retry
+  await until(() => confirm.length === 2);
+  confirm[0]({ id: 'first', timestamp: Date.now() }); // the key belongs to the retry now
+  await flush();
   assert.equal((await postMessage(app, msg, { 'idempotency-key': 'race' })).statusCode, 409);
   assert.equal((await second).statusCode, 504);
-  await sleep(400);
+  confirm[1]({ id: 'second', timestamp: Date.now() });
+  await flush();
   const replay = await postMessage(app, msg, { 'idempotency-key': 'race' });
-  assert.equal(replay.json().replayed, true);
-  assert.equal(driver.sent().length, 2, 'both attempts went out: the ambiguity TIMEOUT_AFTER_SEND warns about');
-  assert.equal(replay.json().id, driver.sent()[1].id);
+  assert.deepEqual([replay.json().id, replay.json().replayed], ['second', true]);
 });

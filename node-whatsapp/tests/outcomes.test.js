@@ -67,7 +67,7 @@ test('every state but ready answers NOT_READY 503 with Retry-After', async (t) =
 });
 
 test('a state change while queued is noticed before sending', async (t) => {
-  const { app, driver } = buildApp({ env: { WA_MIN_CHAT_GAP_MS: '100' } });
+  const { app, driver } = buildApp({ env: { WA_MIN_CHAT_GAP_MS: '500' } });
   t.after(() => app.close());
   const first = postMessage(app, MSG);
   const second = postMessage(app, MSG);

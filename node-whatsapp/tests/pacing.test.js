@@ -104,7 +104,7 @@ test('idle chats are forgotten once many are tracked', async () => {
 });
 
 test('through the API: same-chat sends are spaced, and a full queue answers 429', async (t) => {
-  const { app, driver } = buildApp({ env: { WA_MIN_CHAT_GAP_MS: '150', WA_QUEUE_LIMIT: '1' } });
+  const { app, driver } = buildApp({ env: { WA_MIN_CHAT_GAP_MS: '400', WA_QUEUE_LIMIT: '1' } });
   t.after(() => app.close());
   const started = Date.now();
   const first = postMessage(app, { to: '+15551234567', text: '1' });
@@ -116,6 +116,6 @@ test('through the API: same-chat sends are spaced, and a full queue answers 429'
   const limited = results.find((r) => r.statusCode === 429);
   assert.equal(limited.json().error.code, 'RATE_LIMITED');
   assert.ok(Number(limited.headers['retry-after']) >= 1);
-  assert.ok(Date.now() - started >= 140, 'second send waited for the chat gap');
+  assert.ok(Date.now() - started >= 390, 'second send waited for the chat gap');
   assert.equal(driver.sent().length, 2);
 });

@@ -2,7 +2,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { buildApp, AUTH, sleep } = require('./_helpers');
+const { buildApp, AUTH, until } = require('./_helpers');
 
 /**
  * Start an app on an ephemeral loopback port.
@@ -27,9 +27,9 @@ test('shutdown lets an in-flight send finish and fails queued ones with SHUTTING
   const { app, driver, send } = await listen({ WA_MIN_CHAT_GAP_MS: '60000', WA_SHUTDOWN_GRACE_MS: '2000' });
   driver.setScript([{ type: 'delay', ms: 100 }]);
   const inFlight = send({ to: '+15551234567', text: 'first' });
-  await sleep(20);
+  await until(() => driver.pendingScript() === 0); // the driver is working on it
   const queued = send({ to: '+15551234567', text: 'second' });
-  await sleep(20);
+  await until(() => app.pacer.queued === 1);
   const stopping = app.shutdown();
   assert.equal(app.shutdown(), stopping, 'shutdown is idempotent');
   const late = await app.inject({ method: 'GET', url: '/status', headers: AUTH });
@@ -49,7 +49,7 @@ test('a send still running after the grace period fails with TIMEOUT_AFTER_SEND'
   const { app, driver, send } = await listen({ WA_SHUTDOWN_GRACE_MS: '50', WA_SEND_TIMEOUT_MS: '60000' });
   driver.setScript([{ type: 'hang' }]);
   const hung = send({ to: '+15551234567', text: 'x' });
-  await sleep(30);
+  await until(() => driver.pendingScript() === 0);
   const started = Date.now();
   await app.shutdown();
   const res = await hung;
@@ -69,7 +69,7 @@ test('a send arriving during shutdown is refused', async () => {
   const { app, driver } = buildApp({ env: { WA_SHUTDOWN_GRACE_MS: '1000' } });
   driver.setScript([{ type: 'delay', ms: 50 }]);
   const first = app.inject({ method: 'POST', url: '/messages', headers: AUTH, payload: { to: '+15551234567', text: 'a' } });
-  await sleep(10);
+  await until(() => driver.pendingScript() === 0);
   const stopping = app.shutdown();
   const refused = await app.inject({ method: 'POST', url: '/messages', headers: AUTH, payload: { to: '+15551234567', text: 'b' } });
   assert.equal(refused.statusCode, 503);
