@@ -27,8 +27,14 @@ function classify(err, bodyLimit) {
   if (err && err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return new ApiError('INVALID_REQUEST', 'Content-Type must be application/json', { field: 'body' });
   }
-  if (err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+  if (err && err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return new ApiError('INVALID_REQUEST', 'request body is empty but Content-Type is application/json', { field: 'body' });
+  }
+  if (err && err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return new ApiError('INVALID_REQUEST', 'request body is not valid JSON', { field: 'body' });
+  }
+  if (err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new ApiError('INVALID_REQUEST', 'malformed request', { field: 'body' });
   }
   return null;
 }
@@ -49,6 +55,14 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
     exposeHeadRoutes: false,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Errors fastify raises before routing (such as a malformed URL) get the
+    // service's error shape too.
+    frameworkErrors: (error, request, reply) => {
+      reply
+        .code(400)
+        .type('application/json; charset=utf-8')
+        .send(new ApiError('INVALID_REQUEST', 'malformed URL', { field: 'url' }).toBody());
+    },
   });
 
   // JSON only: drop fastify's built-in text/plain parser.
@@ -148,4 +162,4 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
   return app;
 }
 
-module.exports = { createApp };
+module.exports = { createApp, classify };

@@ -110,6 +110,24 @@ test('broken JSON and wrong content type answer 400', async (t) => {
   });
   assertInvalid(res, 'body');
   assert.match(res.json().error.message, /application\/json/);
+  res = await app.inject({
+    method: 'POST',
+    url: '/messages',
+    headers: { ...AUTH, 'content-type': 'application/json' },
+    payload: '',
+  });
+  assertInvalid(res, 'body');
+  assert.match(res.json().error.message, /empty/);
+  res = await app.inject({
+    method: 'POST',
+    url: '/messages',
+    headers: { ...AUTH, 'content-type': 'application/json' },
+    payload: '{"__proto__": {"x": 1}, "to": "+15551234567", "text": "x"}',
+  });
+  assertInvalid(res, 'body');
+  assert.equal(res.json().error.message, 'request body is not valid JSON'); // prototype poisoning refused
+  res = await app.inject({ method: 'GET', url: '/status/%E0%A4%A', headers: AUTH });
+  assertInvalid(res, 'url');
   res = await app.inject({ method: 'POST', url: '/messages', headers: AUTH });
   assertInvalid(res, 'body');
   assert.match(res.json().error.message, /body: is required/);
@@ -180,4 +198,12 @@ test('media by path is confined to WA_MEDIA_DIR', async (t) => {
     assert.doesNotMatch(res.body, /top secret/);
   }
   assert.equal(driver.sent().length, 2);
+});
+
+test('other client errors from fastify map to INVALID_REQUEST', () => {
+  const { classify } = require('../src/app');
+  const err = Object.assign(new Error('x'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_CONTENT_LENGTH' });
+  assert.deepEqual(classify(err, 10).toBody(), { error: { code: 'INVALID_REQUEST', message: 'malformed request', field: 'body' } });
+  assert.equal(classify(new Error('boom'), 10), null);
+  assert.equal(classify(null, 10), null);
 });
