@@ -121,7 +121,7 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
   app.setErrorHandler((err, request, reply) => {
     let apiError = classify(err, config.bodyLimitBytes);
     if (!apiError) {
-      logger.error({ err: maskText(err?.message ?? err), route: request.routeOptions.url }, 'unhandled error');
+      logger.error({ err: maskText(/** @type {any} */ (err)?.message ?? err), route: request.routeOptions.url }, 'unhandled error');
       apiError = new ApiError('INTERNAL', 'internal error');
     }
     const retryAfter = apiError.retryAfterSec ?? DEFAULT_RETRY_AFTER[/** @type {keyof typeof DEFAULT_RETRY_AFTER} */ (apiError.code)];
@@ -141,6 +141,7 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
    * HTTP server, then stop the driver. Safe to call twice.
    * @param {number} [graceMs]
    */
+  /** @type {Promise<void>|null} */
   let closing = null;
   function shutdown(graceMs = config.shutdownGraceMs) {
     if (closing) return closing;

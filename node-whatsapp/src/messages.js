@@ -201,7 +201,7 @@ function createMessageService({ driver, pacer, idempotency, config, clock, logge
     const all = Promise.all([...inFlight].map((entry) => entry.done));
     let timer;
     const graceOver = new Promise((resolve) => {
-      timer = clock.setTimeout(resolve, graceMs);
+      timer = clock.setTimeout(() => resolve(undefined), graceMs);
     });
     await Promise.race([all, graceOver]);
     clock.clearTimeout(timer);

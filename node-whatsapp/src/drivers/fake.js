@@ -94,7 +94,7 @@ function createFakeDriver(options = {}) {
         case 'hang':
           return new Promise(() => {});
         case 'delay':
-          await new Promise((resolve) => clock.setTimeout(resolve, outcome.ms));
+          await new Promise((resolve) => clock.setTimeout(() => resolve(undefined), outcome.ms));
           return record(message);
         default:
           return record(message);
