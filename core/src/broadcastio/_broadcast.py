@@ -72,12 +72,12 @@ async def stream_results(
             while not failure:
                 item = await source.next()
                 if item is None:
-                    return
+                    break
                 await results.put(await deliver(item[1]))
         except Exception as exc:
             failure.append(exc)
-        finally:
-            await results.put(_DONE)
+        # Not in a finally: a cancelled worker (the consumer left) must not wait here.
+        await results.put(_DONE)
 
     workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
     running = len(workers)

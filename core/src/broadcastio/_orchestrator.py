@@ -229,15 +229,22 @@ class Orchestrator:
                 return await deliver(message, route, trace=trace, buckets=buckets)
 
             journalled = outbox_broadcast(outbox, messages, deliver_via, slots, self._slots, concurrency=concurrency)
-            async for result in journalled:
-                yield result
+            try:
+                async for result in journalled:
+                    yield result
+            finally:
+                await journalled.aclose()
             return
 
         async def one(message: Message) -> DeliveryResult:
             return await deliver(message, slots, trace=trace, buckets=buckets)
 
-        async for result in stream_results(messages, one, concurrency=concurrency):
-            yield result
+        results = stream_results(messages, one, concurrency=concurrency)
+        try:
+            async for result in results:
+                yield result
+        finally:
+            await results.aclose()  # stops the workers when the caller leaves early
 
     async def aresume(
         self,
@@ -263,8 +270,12 @@ class Orchestrator:
         async def deliver_via(message: Message, route: Sequence[ProviderSlot]) -> DeliveryResult:
             return await deliver(message, route, trace=trace)
 
-        async for result in outbox_resume(outbox, deliver_via, slots, self._slots, concurrency=concurrency):
-            yield result
+        resumed = outbox_resume(outbox, deliver_via, slots, self._slots, concurrency=concurrency)
+        try:
+            async for result in resumed:
+                yield result
+        finally:
+            await resumed.aclose()
 
     def resume(
         self,
