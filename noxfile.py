@@ -26,9 +26,7 @@ PLUGINS = sorted(
 )
 TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "pytest-timeout"]
 
-nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "node"]
-if (ROOT / "docs" / "mkdocs.yml").exists() or (ROOT / "mkdocs.yml").exists():
-    nox.options.sessions.append("docs")
+nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "node", "docs"]
 
 
 def _install_core(session: nox.Session) -> None:
@@ -94,6 +92,13 @@ def node(session: nox.Session) -> None:
     with session.chdir(ROOT / "node-whatsapp"):
         session.run("npm", "ci", "--no-audit", "--no-fund", env=env, external=True)
         session.run("npm", "test", env=env, external=True)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site in strict mode (warnings are errors)."""
+    session.install("mkdocs-material>=9.5")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / ".nox" / "site"))
 
 
 @nox.session(python=PYTHON)

@@ -75,9 +75,13 @@ async def test_invalid_item_stops_with_its_index(make_orchestrator: Build) -> No
     """A non-message in the stream raises, naming its position; earlier results were yielded."""
     items = [Message(recipient="x", text="ok"), {"text": "not a message"}]
     seen = []
-    with pytest.raises(InvalidMessageError, match="item #1 is a dict"):
+
+    async def consume() -> None:
         async for result in make_orchestrator([FakeProvider()]).abroadcast(items, concurrency=1):
             seen.append(result)
+
+    with pytest.raises(InvalidMessageError, match="item #1 is a dict"):
+        await consume()
     assert len(seen) == 1
 
 

@@ -6,6 +6,7 @@ Every scenario runs on a fake clock, so nothing really sleeps.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from typing import Any
 
@@ -130,7 +131,7 @@ def test_orchestration_invariants(scenario: dict[str, Any]) -> None:
         if spec["channel"] == "nochannel" or not spec["healthy"]:
             assert provider.calls == 0
     # Error-class rules between consecutive attempts.
-    for before, after in zip(attempts, attempts[1:], strict=False):
+    for before, after in itertools.pairwise(attempts):
         assert before.error is not None
         same_provider = before.provider == after.provider
         spec = specs[index_of[before.provider]]
