@@ -281,3 +281,33 @@ def test_default_tracer_is_a_no_op_without_an_sdk() -> None:
     with Orchestrator([MemoryProvider("m", "sms")], hooks=[hooks], plugin_manager=isolated_plugin_manager()) as orch:
         assert orch.send(Message(recipient=PHONE, text=TEXT)).ok
     assert hooks.pending == 0
+
+
+class TestSharedInstance:
+    async def test_two_orchestrators_with_the_same_send_ids_keep_their_spans_apart(
+        self, telemetry: Any, hooks: OpenTelemetryHooks
+    ) -> None:
+        """One hooks object serving two orchestrators (as the default instance does) parents each attempt correctly."""
+        import asyncio
+
+        from broadcastio import Orchestrator
+        from broadcastio.testing import isolated_plugin_manager
+
+        class Slow(MemoryProvider):
+            async def send(self, message: Message, address: str) -> Any:
+                await asyncio.sleep(0.01)  # both sends are in flight at once, each with send_id 1
+                return await super().send(message, address)
+
+        first = Orchestrator([Slow("first", "sms")], hooks=[hooks], plugin_manager=isolated_plugin_manager())
+        second = Orchestrator([Slow("second", "sms")], hooks=[hooks], plugin_manager=isolated_plugin_manager())
+        async with first, second:
+            await asyncio.gather(
+                first.asend(Message(recipient=PHONE, text=TEXT)), second.asend(Message(recipient=PHONE, text=TEXT))
+            )
+        sends = {span.attributes["broadcastio.provider"]: span for span in telemetry.spans("broadcastio.send")}
+        assert set(sends) == {"first", "second"}
+        for attempt in telemetry.spans("broadcastio.attempt"):
+            parent = sends[attempt.attributes["broadcastio.provider"]]
+            assert attempt.parent is not None
+            assert attempt.parent.span_id == parent.context.span_id
+        assert hooks.pending == 0
