@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import sys
 import types
-from collections.abc import Iterator
 
 import pytest
 from broadcastio import (
@@ -34,7 +33,7 @@ def _provides_echo() -> list[ProviderType]:
 
 
 @pytest.fixture
-def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, types.ModuleType]]:
+def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> dict[str, types.ModuleType]:
     """Installs fake modules and entry points in the `broadcastio` group."""
     modules = {
         "fake_echo": _module("fake_echo", broadcastio_provider_types=_provides_echo),
@@ -52,7 +51,7 @@ def fake_entry_points(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, typ
         return [point for point in points if point.group == group]
 
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
-    yield modules
+    return modules
 
 
 class TestLoading:
