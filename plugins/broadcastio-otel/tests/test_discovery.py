@@ -14,7 +14,9 @@ from broadcastio_otel import OpenTelemetryHooks
 
 HOOKS = (
     "broadcastio_attempt",
+    "broadcastio_breaker_changed",
     "broadcastio_fallback",
+    "broadcastio_health_changed",
     "broadcastio_provider_skipped",
     "broadcastio_result",
     "broadcastio_send_started",
@@ -22,7 +24,7 @@ HOOKS = (
 
 
 def test_entry_point_registers_the_module_with_its_hooks() -> None:
-    """BROADCASTIO_PLUGINS=otel loads the plugin: five observation hooks and no provider types."""
+    """BROADCASTIO_PLUGINS=otel loads the plugin: seven observation hooks and no provider types."""
     manager = make_plugin_manager(env={"BROADCASTIO_PLUGINS": "otel"})
     assert manager.failures == []
     [info] = [info for info in manager.list_plugins() if info.name == "otel"]
@@ -87,4 +89,9 @@ def test_default_instance_uses_the_global_providers() -> None:
     assert done.returncode == 0, done.stderr
     spans, found = done.stdout.strip().splitlines()
     assert spans == "broadcastio.attempt,broadcastio.attempt,broadcastio.send"
-    assert found == "broadcastio.attempt.duration,broadcastio.attempts,broadcastio.deliveries"
+    assert found.split(",") == [
+        "broadcastio.attempt.duration",
+        "broadcastio.attempts",
+        "broadcastio.deliveries",
+        "broadcastio.health.changes",
+    ]

@@ -99,3 +99,29 @@ async def test_no_private_data_in_metric_attributes(telemetry: Any, orchestrator
         for attributes, _ in telemetry.points(name):
             assert PHONE not in str(attributes)
             assert "secret text" not in str(attributes)
+
+
+async def test_breaker_transitions_are_counted(telemetry: Any, orchestrator: Any) -> None:
+    """broadcastio.breaker.transitions counts each state change by provider and new state."""
+    from broadcastio import BreakerPolicy
+
+    flaky, backup = MemoryProvider("flaky", "sms"), MemoryProvider("backup", "sms")
+    flaky.script(*[DeliveryError.transient("server_error", "502")] * 2)
+    async with orchestrator([flaky, backup], breaker=BreakerPolicy(failure_threshold=2, cooldown=60.0)) as orch:
+        for _ in range(3):
+            await orch.asend(Message(recipient=PHONE, text="hi"))
+    points = {tuple(sorted(a.items())): p.value for a, p in telemetry.points("broadcastio.breaker.transitions")}
+    assert points == {(("broadcastio.breaker.state", "open"), ("broadcastio.provider", "flaky")): 1}
+
+
+async def test_health_changes_are_counted(telemetry: Any, orchestrator: Any) -> None:
+    """broadcastio.health.changes counts each first or changed health answer by provider and verdict."""
+    down, up = MemoryProvider("down", "sms"), MemoryProvider("up", "sms")
+    down.set_health(False, "gateway down")
+    async with orchestrator([down, up]) as orch:
+        await orch.asend(Message(recipient=PHONE, text="hi"))
+    points = {tuple(sorted(a.items())): p.value for a, p in telemetry.points("broadcastio.health.changes")}
+    assert points == {
+        (("broadcastio.healthy", False), ("broadcastio.provider", "down")): 1,
+        (("broadcastio.healthy", True), ("broadcastio.provider", "up")): 1,
+    }

@@ -12,7 +12,16 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from broadcastio import AttemptEvent, FallbackEvent, ResultEvent, SendStartedEvent, SkipEvent, hookimpl
+from broadcastio import (
+    AttemptEvent,
+    BreakerChangeEvent,
+    FallbackEvent,
+    HealthChangeEvent,
+    ResultEvent,
+    SendStartedEvent,
+    SkipEvent,
+    hookimpl,
+)
 
 from broadcastio_otel._hooks import DEFAULT_MAX_PENDING, INSTRUMENTATION_NAME, OpenTelemetryHooks
 
@@ -50,3 +59,13 @@ def broadcastio_provider_skipped(event: SkipEvent) -> None:
 @hookimpl
 def broadcastio_result(event: ResultEvent) -> None:
     default_hooks.broadcastio_result(event)
+
+
+@hookimpl
+def broadcastio_breaker_changed(event: BreakerChangeEvent) -> None:
+    default_hooks.broadcastio_breaker_changed(event)
+
+
+@hookimpl
+def broadcastio_health_changed(event: HealthChangeEvent) -> None:
+    default_hooks.broadcastio_health_changed(event)

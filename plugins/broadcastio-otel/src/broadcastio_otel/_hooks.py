@@ -3,7 +3,8 @@
 One ``broadcastio.send`` span per message, opened at ``broadcastio_send_started``
 and closed at ``broadcastio_result``; one ``broadcastio.attempt`` child span
 per provider attempt, with the attempt's own start time and duration; span
-events for fallback and skipped providers; counters and a duration histogram.
+events for fallback and skipped providers; counters and a duration histogram;
+counters of circuit breaker transitions and health changes.
 
 Hooks run on the event loop, so each one does a few dictionary operations and
 OpenTelemetry API calls, nothing more. The per-send state lives in a dict
@@ -19,8 +20,10 @@ from typing import Any
 
 from broadcastio import (
     AttemptEvent,
+    BreakerChangeEvent,
     DeliveryError,
     FallbackEvent,
+    HealthChangeEvent,
     ResultEvent,
     SendStartedEvent,
     SkipEvent,
@@ -102,6 +105,12 @@ class OpenTelemetryHooks:
         self._failures = meter.create_counter(n.FAILURES, unit="{message}", description="Messages not delivered")
         self._duration = meter.create_histogram(
             n.ATTEMPT_DURATION, unit="ms", description="Duration of one provider attempt"
+        )
+        self._breaker_transitions = meter.create_counter(
+            n.BREAKER_TRANSITIONS, unit="{transition}", description="Circuit breaker state changes"
+        )
+        self._health_changes = meter.create_counter(
+            n.HEALTH_CHANGES, unit="{change}", description="Health check answers that changed"
         )
         self._max_pending = max_pending
         self._sends: dict[_SendKey, _Send] = {}
@@ -225,6 +234,14 @@ class OpenTelemetryHooks:
                 {n.PROVIDER: result.provider or "", n.RESULT_STATUS: result.status, **_error_attributes(result.error)},
             )
         span.end(end_time=_ns(event.started_at) + int(event.duration_ms * 1_000_000))
+
+    @hookimpl
+    def broadcastio_breaker_changed(self, event: BreakerChangeEvent) -> None:
+        self._breaker_transitions.add(1, {n.PROVIDER: event.provider, n.BREAKER_STATE: event.state})
+
+    @hookimpl
+    def broadcastio_health_changed(self, event: HealthChangeEvent) -> None:
+        self._health_changes.add(1, {n.PROVIDER: event.provider, n.HEALTHY: event.health.healthy})
 
     # --- helpers -----------------------------------------------------------------
 

@@ -14,6 +14,8 @@ __all__ = [
     "ATTEMPT_NUMBER",
     "ATTEMPT_OK",
     "ATTEMPTS",
+    "BREAKER_STATE",
+    "BREAKER_TRANSITIONS",
     "CHANNEL",
     "DELIVERIES",
     "ERROR_CLASS",
@@ -22,6 +24,8 @@ __all__ = [
     "FAILURES",
     "FALLBACK_EVENT",
     "FROM_PROVIDER",
+    "HEALTH_CHANGES",
+    "HEALTHY",
     "IDEMPOTENCY_KEY",
     "PRIORITY",
     "PROVIDER",
@@ -46,6 +50,8 @@ ATTEMPTS = "broadcastio.attempts"
 DELIVERIES = "broadcastio.deliveries"
 FAILURES = "broadcastio.failures"
 ATTEMPT_DURATION = "broadcastio.attempt.duration"
+BREAKER_TRANSITIONS = "broadcastio.breaker.transitions"
+HEALTH_CHANGES = "broadcastio.health.changes"
 
 # Attributes.
 PROVIDER = "broadcastio.provider"
@@ -65,3 +71,5 @@ FROM_PROVIDER = "broadcastio.fallback.from_provider"
 TO_PROVIDER = "broadcastio.fallback.to_provider"
 SKIP_REASON = "broadcastio.skip.reason"
 UNFINISHED = "broadcastio.unfinished"
+BREAKER_STATE = "broadcastio.breaker.state"
+HEALTHY = "broadcastio.healthy"
