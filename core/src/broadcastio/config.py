@@ -1,0 +1,333 @@
+"""``broadcastio.toml``: providers and policies in a file instead of code.
+
+Example::
+
+    [orchestrator]
+    fallback_on_ambiguous = false
+
+    [retry]                       # default RetryPolicy of every provider
+    max_attempts = 3
+    backoff = "exponential"
+
+    [breaker]                     # BreakerPolicy fields
+    failure_threshold = 5
+
+    [health]                      # HealthPolicy fields
+    ttl = 30
+
+    [[providers]]                 # in fallback order
+    name = "wa"
+    type = "whatsapp"             # a registered provider type
+    retry = { max_attempts = 5 }  # overrides fields of [retry] for this provider
+    rate_limit = { per_second = 10, burst = 5 }
+
+    [providers.settings]          # keyword arguments of the provider factory
+    base_url = "http://127.0.0.1:3000"
+    token = "${WA_TOKEN}"         # from the environment; "$${" is a literal "${"
+
+Unknown keys and wrong types are refused with a
+:class:`ConfigFileError` (a :class:`~broadcastio.ConfigurationError`) naming
+the file, the line, the key path and what is wrong. Values taken from the
+environment are masked in ``repr``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from msgspec import Struct
+
+from broadcastio._breaker import BreakerPolicy
+from broadcastio._clock import Clock
+from broadcastio._config_schema import Document, ProviderSection, set_fields
+from broadcastio._config_toml import EnvError, KeyPath, expand_env, format_path, index_lines, line_of
+from broadcastio._errors import ConfigurationError
+from broadcastio._health import HealthPolicy
+from broadcastio._orchestrator import Orchestrator
+from broadcastio._plugins import PluginManager, make_plugin_manager
+from broadcastio._ratelimit import RateLimit
+from broadcastio._retry import RetryPolicy
+
+__all__ = [
+    "DEFAULT_CONFIG_FILE",
+    "Config",
+    "ConfigFileError",
+    "ProviderConfig",
+    "build_orchestrator",
+    "build_providers",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_CONFIG_FILE = "broadcastio.toml"
+_RESERVED_SETTINGS = ("name", "retry_policy")
+_MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_MSGSPEC_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
+
+
+class ConfigFileError(ConfigurationError):
+    """A configuration file is wrong; says where (file, line, key path) and what."""
+
+    def __init__(self, file: str, reason: str, *, line: int | None = None, key: str | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.key = key
+        self.reason = reason
+        where = file if line is None else f"{file}:{line}"
+        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+
+
+def _mask(value: Any, secrets: frozenset[str], prefix: str) -> Any:
+    if prefix in secrets:
+        return "***"
+    if isinstance(value, dict):
+        return {key: _mask(item, secrets, f"{prefix}.{key}" if prefix else key) for key, item in value.items()}
+    return value
+
+
+class ProviderConfig(Struct, frozen=True, kw_only=True):
+    """One configured provider: what to build and with which policies.
+
+    ``retry`` is None when the provider has no retry table (the default
+    policy then applies). ``secret_settings`` names the settings (dotted
+    keys) whose values came from the environment; ``repr`` masks them.
+    """
+
+    name: str
+    type: str
+    enabled: bool = True
+    retry: RetryPolicy | None = None
+    rate_limit: RateLimit | None = None
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    secret_settings: frozenset[str] = frozenset()
+    lines: dict[str, int] = msgspec.field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        shown = _mask(self.settings, self.secret_settings, "")
+        return (
+            f"ProviderConfig(name={self.name!r}, type={self.type!r}, enabled={self.enabled!r}, "
+            f"retry={self.retry!r}, rate_limit={self.rate_limit!r}, settings={shown!r})"
+        )
+
+
+class Config(Struct, frozen=True, kw_only=True):
+    """A loaded configuration file; build an orchestrator with :func:`build_orchestrator`."""
+
+    source: str
+    providers: tuple[ProviderConfig, ...]
+    fallback_on_ambiguous: bool = False
+    retry: RetryPolicy | None = None
+    breaker: BreakerPolicy | None = None
+    health: HealthPolicy | None = None
+
+    def provider(self, name: str) -> ProviderConfig:
+        """The provider called ``name``."""
+        for provider in self.providers:
+            if provider.name == name:
+                return provider
+        raise ConfigurationError(f"{self.source}: no provider named {name!r}")
+
+
+class _Locator:
+    """Turns key paths into ConfigFileErrors that name the line."""
+
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        self.index = index_lines(text)
+
+    def line(self, path: KeyPath) -> int | None:
+        return line_of(self.index, path)
+
+    def error(self, path: KeyPath, reason: str) -> ConfigFileError:
+        return ConfigFileError(self.source, reason, line=self.line(path), key=format_path(path) or None)
+
+
+def _msgspec_error(locator: _Locator, exc: msgspec.ValidationError) -> ConfigFileError:
+    match = _MSGSPEC_PATH.match(str(exc))
+    assert match is not None
+    reason, raw_path = match.group("reason"), match.group("path") or ""
+    path: list[str | int] = []
+    for part in _MSGSPEC_PART.finditer(raw_path):
+        if part.group(1) is not None:
+            path.append(part.group(1))
+        elif part.group(2) is not None:
+            path.append(int(part.group(2)))
+    unknown = _UNKNOWN_FIELD.search(reason)
+    if unknown:
+        path.append(unknown.group(1))
+        reason = f"unknown key {unknown.group(1)!r}"
+    return locator.error(tuple(path), reason)
+
+
+def _policy(locator: _Locator, path: KeyPath, cls: type[Any], fields: Mapping[str, Any]) -> Any:
+    try:
+        return cls(**fields)
+    except ConfigurationError as exc:
+        raise locator.error(path, str(exc)) from None
+
+
+def _provider(
+    locator: _Locator, index: int, section: ProviderSection, retry_defaults: Mapping[str, Any], secrets: set[KeyPath]
+) -> ProviderConfig:
+    path: KeyPath = ("providers", index)
+    for key in _RESERVED_SETTINGS:
+        if key in section.settings:
+            raise locator.error((*path, "settings", key), f"{key!r} is set by broadcastio, not in settings")
+    retry = None
+    if section.retry is not None:
+        retry = _policy(locator, (*path, "retry"), RetryPolicy, {**retry_defaults, **set_fields(section.retry)})
+    rate_limit = None
+    if section.rate_limit is not None:
+        rate_limit = _policy(locator, (*path, "rate_limit"), RateLimit, msgspec.structs.asdict(section.rate_limit))
+    prefix = len(path) + 1
+    secret_settings = frozenset(
+        ".".join(str(part) for part in secret[prefix:])
+        for secret in secrets
+        if secret[:prefix] == (*path, "settings") and len(secret) > prefix
+    )
+    lines = {
+        format_path(key[len(path) :]): line
+        for key, line in locator.index.items()
+        if key[: len(path)] == path and len(key) > len(path)
+    }
+    lines[""] = locator.line(path) or 0
+    return ProviderConfig(
+        name=section.name,
+        type=section.type,
+        enabled=section.enabled,
+        retry=retry,
+        rate_limit=rate_limit,
+        settings=section.settings,
+        secret_settings=secret_settings,
+        lines=lines,
+    )
+
+
+def parse_config(text: str, *, source: str = "<string>", env: Mapping[str, str] | None = None) -> Config:
+    """Parse and validate configuration text; ``source`` names it in errors."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        position = _TOML_POSITION.search(str(exc))
+        reason = _TOML_POSITION.sub("", str(exc))
+        raise ConfigFileError(
+            source, f"invalid TOML: {reason}", line=int(position.group(1)) if position else None
+        ) from None
+    locator = _Locator(source, text)
+    try:
+        expanded, secrets = expand_env(raw, os.environ if env is None else env)
+    except EnvError as exc:
+        raise locator.error(exc.path, exc.reason) from None
+    try:
+        document = msgspec.convert(expanded, Document)
+    except msgspec.ValidationError as exc:
+        raise _msgspec_error(locator, exc) from None
+    if not document.providers:
+        raise ConfigFileError(source, "no providers configured: add a [[providers]] table with a name and a type")
+    seen: dict[str, int] = {}
+    for index, section in enumerate(document.providers):
+        if section.name in seen:
+            raise locator.error(
+                ("providers", index, "name"),
+                f"provider name {section.name!r} is already used by providers[{seen[section.name]}]",
+            )
+        seen[section.name] = index
+    retry_defaults = set_fields(document.retry) if document.retry is not None else {}
+    return Config(
+        source=source,
+        providers=tuple(
+            _provider(locator, index, section, retry_defaults, secrets)
+            for index, section in enumerate(document.providers)
+        ),
+        fallback_on_ambiguous=document.orchestrator.fallback_on_ambiguous,
+        retry=None if document.retry is None else _policy(locator, ("retry",), RetryPolicy, retry_defaults),
+        breaker=None
+        if document.breaker is None
+        else _policy(locator, ("breaker",), BreakerPolicy, set_fields(document.breaker)),
+        health=None
+        if document.health is None
+        else _policy(locator, ("health",), HealthPolicy, set_fields(document.health)),
+    )
+
+
+def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a configuration file.
+
+    :param env: where ``${VAR}`` values come from (default: ``os.environ``).
+    :raises ConfigFileError: the file is missing, unreadable or wrong.
+    """
+    source = os.fspath(path)
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigFileError(source, "configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(source, f"cannot read configuration file: {exc}") from None
+    return parse_config(text, source=source, env=env)
+
+
+def _provider_error(config: Config, provider: ProviderConfig, exc: Exception) -> ConfigFileError:
+    message = str(exc)
+    key = f"providers[{config.providers.index(provider)}]"
+    line = provider.lines.get("type")
+    bad_keyword = re.search(r"keyword argument '([^']+)'", message)
+    if bad_keyword:
+        line = provider.lines.get(f"settings.{bad_keyword.group(1)}", provider.lines.get("settings", line))
+        key = f"{key}.settings.{bad_keyword.group(1)}"
+    return ConfigFileError(config.source, f"{message} (provider {provider.name!r})", line=line or None, key=key)
+
+
+def build_providers(config: Config, plugin_manager: PluginManager) -> list[Any]:
+    """Build every enabled provider through the plugin manager's registered types."""
+    providers = []
+    for provider in config.providers:
+        if not provider.enabled:
+            continue
+        extra: dict[str, Any] = {} if provider.retry is None else {"retry_policy": provider.retry}
+        try:
+            built = plugin_manager.create_provider(provider.type, name=provider.name, **extra, **provider.settings)
+        except (ConfigurationError, TypeError, ValueError) as exc:
+            raise _provider_error(config, provider, exc) from None
+        providers.append(built)
+    if not providers:
+        raise ConfigFileError(config.source, "every provider is disabled (enabled = false)")
+    return providers
+
+
+def build_orchestrator(
+    source: str | os.PathLike[str] | Config,
+    *,
+    plugin_manager: PluginManager | None = None,
+    hooks: Iterable[object] = (),
+    clock: Clock | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Orchestrator:
+    """An Orchestrator built from a configuration file (or a loaded :class:`Config`).
+
+    Providers are built with ``plugin_manager.create_provider(type, name=...,
+    retry_policy=..., **settings)``, in file order; rate limits, policies and
+    hooks go to the Orchestrator.
+    """
+    config = source if isinstance(source, Config) else load_config(source, env=env)
+    manager = plugin_manager if plugin_manager is not None else make_plugin_manager()
+    providers = build_providers(config, manager)
+    rate_limits = {p.name: p.rate_limit for p in config.providers if p.enabled and p.rate_limit is not None}
+    return Orchestrator(
+        providers,
+        retry=config.retry,
+        breaker=config.breaker,
+        health=config.health,
+        rate_limits=rate_limits,
+        fallback_on_ambiguous=config.fallback_on_ambiguous,
+        hooks=hooks,
+        plugin_manager=manager,
+        clock=clock,
+    )

@@ -1,0 +1,232 @@
+"""Structured logs of what the orchestrator does, through structlog.
+
+:func:`configure_logging` sets structlog up for a program (console output on
+a terminal, JSON lines otherwise); :class:`LoggingHooks` is a hook plugin
+that turns orchestrator events into stable, dotted event names with flat
+fields::
+
+    from broadcastio import Orchestrator
+    from broadcastio.logging import LoggingHooks, configure_logging
+
+    configure_logging(level="info")
+    orchestrator = Orchestrator(providers, hooks=[LoggingHooks()])
+
+Phone numbers and email addresses are masked (``+4*********67``,
+``a***@example.com``) unless ``reveal_addresses=True``; message text and
+secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import logging as std_logging
+import sys
+from typing import IO, Any
+
+import structlog
+
+from broadcastio._events import (
+    AttemptEvent,
+    BreakerChangeEvent,
+    FallbackEvent,
+    HealthChangeEvent,
+    ResultEvent,
+    SkipEvent,
+)
+from broadcastio._models import Message
+from broadcastio.hookspecs import hookimpl
+
+__all__ = ["LoggingHooks", "configure_logging", "mask_address"]
+
+LOGGER_NAME = "broadcastio"
+_reveal_default = False
+
+
+def mask_address(address: str) -> str:
+    """Hide most of an address: ``a***@example.com``, ``+4*********67``.
+
+    Email addresses keep the first character and the domain; everything
+    else keeps its first and last two characters (nothing at all when
+    shorter than five).
+    """
+    local, at, domain = address.rpartition("@")
+    if at and local:
+        return f"{local[0]}***@{domain}"
+    if len(address) < 5:
+        return "*" * len(address)
+    return address[:2] + "*" * (len(address) - 4) + address[-2:]
+
+
+class _StderrLogger:
+    """Writes each rendered line to the current ``sys.stderr`` (or a given
+    stream), looked up at write time so redirected streams keep working."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self._stream = stream
+
+    def msg(self, message: str) -> None:
+        stream = self._stream or sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+def configure_logging(
+    *,
+    json: bool | None = None,
+    level: str | int = "info",
+    reveal_addresses: bool = False,
+    stream: IO[str] | None = None,
+) -> None:
+    """Configure structlog for a program using broadcastio.
+
+    :param json: JSON lines (True) or the console renderer (False); by
+        default the console renderer on a terminal and JSON otherwise.
+    :param level: the lowest level logged ("debug", "info", "warning", ...).
+    :param reveal_addresses: let :class:`LoggingHooks` log full phone numbers
+        and email addresses (they are masked by default).
+    :param stream: where lines go (default: ``sys.stderr`` at write time).
+    """
+    global _reveal_default
+    _reveal_default = reveal_addresses
+    numeric = level if isinstance(level, int) else std_logging.getLevelNamesMapping().get(level.upper())
+    if numeric is None:
+        raise ValueError(f"unknown log level {level!r}")
+    if json is None:
+        target = stream or sys.stderr
+        json = not (hasattr(target, "isatty") and target.isatty())
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if json:
+        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+    else:
+        processors.append(structlog.dev.ConsoleRenderer())
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=lambda *args: _StderrLogger(stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _error_fields(error: Any) -> dict[str, Any]:
+    if error is None:
+        return {}
+    return {"error_code": str(error.code), "error_class": error.error_class.value, "error_message": error.message}
+
+
+class LoggingHooks:
+    """Hook plugin logging every delivery event with a stable name.
+
+    Events: ``broadcastio.attempt`` (debug), ``broadcastio.delivered``,
+    ``broadcastio.failed``, ``broadcastio.unknown``, ``broadcastio.fallback``,
+    ``broadcastio.skipped``, ``broadcastio.breaker_opened`` /
+    ``broadcastio.breaker_closed`` / ``broadcastio.breaker_half_open`` and
+    ``broadcastio.health_changed``.
+
+    :param reveal_addresses: log full addresses; by default what
+        :func:`configure_logging` said (masked unless told otherwise).
+    :param logger: a structlog logger to use instead of ``broadcastio``'s.
+    """
+
+    def __init__(self, *, reveal_addresses: bool | None = None, logger: Any = None) -> None:
+        self._reveal = reveal_addresses
+        self._logger = logger
+
+    @property
+    def _log(self) -> Any:
+        return self._logger if self._logger is not None else structlog.get_logger(LOGGER_NAME)
+
+    def _address(self, message: Message, channel: str | None) -> dict[str, str]:
+        address = message.address_for(channel) if channel else None
+        if address is None and isinstance(message.recipient, str):
+            address = message.recipient
+        if address is None:
+            return {}
+        reveal = _reveal_default if self._reveal is None else self._reveal
+        return {"to": address if reveal else mask_address(address)}
+
+    @staticmethod
+    def _message_fields(send_id: int, message: Message) -> dict[str, Any]:
+        fields: dict[str, Any] = {"send_id": send_id, "idempotency_key": message.metadata.idempotency_key}
+        if message.metadata.reference_id is not None:
+            fields["reference_id"] = message.metadata.reference_id
+        return fields
+
+    @hookimpl
+    def broadcastio_attempt(self, event: AttemptEvent) -> None:
+        attempt = event.attempt
+        self._log.debug(
+            "broadcastio.attempt",
+            **self._message_fields(event.send_id, event.message),
+            provider=attempt.provider,
+            channel=attempt.channel,
+            attempt=attempt.number,
+            ok=attempt.ok,
+            duration_ms=round(attempt.duration_ms, 3),
+            **self._address(event.message, attempt.channel),
+            **_error_fields(attempt.error),
+        )
+
+    @hookimpl
+    def broadcastio_result(self, event: ResultEvent) -> None:
+        result = event.result
+        fields: dict[str, Any] = {
+            **self._message_fields(event.send_id, event.message),
+            "provider": result.provider,
+            "channel": result.channel,
+            "duration_ms": round(event.duration_ms, 3),
+            **self._address(event.message, result.channel),
+            **_error_fields(result.error),
+        }
+        if result.provider_message_id is not None:
+            fields["provider_message_id"] = result.provider_message_id
+        if result.status == "delivered":
+            self._log.info("broadcastio.delivered", **fields)
+        elif result.status == "unknown":
+            self._log.warning("broadcastio.unknown", **fields)
+        else:
+            self._log.warning("broadcastio.failed", **fields)
+
+    @hookimpl
+    def broadcastio_fallback(self, event: FallbackEvent) -> None:
+        self._log.info(
+            "broadcastio.fallback",
+            **self._message_fields(event.send_id, event.message),
+            from_provider=event.from_provider,
+            to_provider=event.to_provider,
+            **_error_fields(event.error),
+        )
+
+    @hookimpl
+    def broadcastio_provider_skipped(self, event: SkipEvent) -> None:
+        self._log.info(
+            "broadcastio.skipped",
+            **self._message_fields(event.send_id, event.message),
+            provider=event.provider,
+            reason=event.reason,
+            detail=event.detail,
+        )
+
+    @hookimpl
+    def broadcastio_breaker_changed(self, event: BreakerChangeEvent) -> None:
+        name = {"open": "opened", "closed": "closed", "half_open": "half_open"}[event.state]
+        log = self._log.warning if event.state == "open" else self._log.info
+        log(f"broadcastio.breaker_{name}", provider=event.provider, state=event.state, previous=event.previous)
+
+    @hookimpl
+    def broadcastio_health_changed(self, event: HealthChangeEvent) -> None:
+        if not event.health.healthy:
+            log = self._log.warning
+        else:  # a first healthy answer is routine; a recovery is news
+            log = self._log.debug if event.previously_healthy is None else self._log.info
+        log(
+            "broadcastio.health_changed",
+            provider=event.provider,
+            healthy=event.health.healthy,
+            previously_healthy=event.previously_healthy,
+            detail=event.health.detail,
+        )
