@@ -19,14 +19,10 @@ nox.options.error_on_missing_interpreters = False
 
 ROOT = Path(__file__).parent
 PYTHON = "3.11"
-PLUGINS = sorted(
-    path.name
-    for path in (ROOT / "plugins").glob("broadcastio-*")
-    if (path / "pyproject.toml").exists()
-)
+PLUGINS = sorted(path.name for path in (ROOT / "plugins").glob("broadcastio-*") if (path / "pyproject.toml").exists())
 TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "pytest-timeout"]
 
-nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "node", "docs"]
+nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "template", "node", "docs"]
 
 
 def _install_core(session: nox.Session) -> None:
@@ -81,6 +77,19 @@ def plugins_all(session: nox.Session) -> None:
     session.install(*[arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}[test]")])
     paths = ["core/tests", *[f"plugins/{plugin}/tests" for plugin in PLUGINS], "tests"]
     _pytest(session, *paths)
+
+
+@nox.session(python=PYTHON)
+def template(session: nox.Session) -> None:
+    """plugins/_template works as documented: copy, rename, install, test."""
+    _install_core(session)
+    target = Path(session.create_tmp()) / "template-check"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    session.run("python", "tools/new_plugin.py", "acme", "--dest", str(target))
+    session.install("-e", f"{target / 'broadcastio-acme'}[test]")
+    with session.chdir(target):
+        session.run("pytest", "-p", "no:cacheprovider", "broadcastio-acme/tests")
 
 
 @nox.session(python=False)
