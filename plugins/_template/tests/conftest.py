@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
-
 from broadcastio.testing.servers import serve_app
 
 TOKEN = "test-token"

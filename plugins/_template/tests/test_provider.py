@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
 from broadcastio import ConfigurationError, ErrorClass, Message, make_plugin_manager
 from broadcastio.testing.contract import ProviderContract
 from broadcastio.testing.servers import closed_port

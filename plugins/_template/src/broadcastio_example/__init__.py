@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from broadcastio import ProviderType, hookimpl
+
 from broadcastio_example._provider import ExampleProvider
 
 __all__ = ["ExampleProvider", "broadcastio_provider_types"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-
 from broadcastio import ConfigurationError, DeliveryError, DeliveryResult, Message, ProviderHealth, RetryPolicy
 from broadcastio.http import HttpProvider, error_from_status, parse_retry_after
 
