@@ -39,7 +39,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff, and the rule that plugins import only broadcastio's public API."""
-    session.install("ruff>=0.6")
+    session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("python", "tools/check_plugin_imports.py")
