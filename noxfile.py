@@ -112,8 +112,16 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """The main job: send with retries and fallback, print the traces."""
-    session.install("-e", "core")
+    """The main job: WhatsApp (real node-whatsapp, fake driver) falls back to email (local SMTP); traces printed."""
+    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
+    if missing:
+        session.error(
+            f"{' and '.join(missing)} not found: the demo runs node-whatsapp, a Node.js service. "
+            "Install Node.js 20 or later with npm (https://nodejs.org/, or e.g. `sudo apt-get install nodejs npm`)."
+        )
+    packages = ["core", "plugins/broadcastio-whatsapp", "plugins/broadcastio-email"]
+    session.install(*[arg for path in packages for arg in ("-e", path)], "-r", "demo/requirements.txt")
+    # The demo runs `npm ci` in node-whatsapp itself when node_modules is missing, and says so.
     session.run("python", "demo/demo.py", *session.posargs, env={"PYTHONUNBUFFERED": "1"})
 
 

@@ -1,52 +1,85 @@
-"""The main job, runnable with no service at all.
+"""The main job, end to end on this machine: WhatsApp first, email as the fallback.
 
-Sends two messages through an orchestrator whose first provider is
-scripted to fail (transient, then permanent) and whose fallback is the
-``file`` provider, then prints both traces and what landed on disk.
+Starts two real local peers: node-whatsapp (the project's Node.js service,
+with its fake driver: the whole HTTP service runs, only the WhatsApp Web
+session is simulated) and an SMTP server on 127.0.0.1 that keeps what it
+receives. Message 1 is sent while WhatsApp waits for a QR scan and falls
+back to email; message 2 is sent once WhatsApp is ready, retried after a
+rate limit, and goes through WhatsApp. Traces, what each peer recorded and
+the checked outcomes are printed.
+
+Run ``nox -s demo`` from the repository root (it installs what is needed),
+or ``python demo/demo.py`` in an environment holding core, the whatsapp and
+email plugins and ``demo/requirements.txt``.
+
+Exit status: 0 when every expected outcome happened, 1 when one did not or
+the demo failed, 2 when a prerequisite is missing, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+import importlib.util
+import shutil
+import sys
 
-from broadcastio import (
-    DeliveryError,
-    ErrorCode,
-    FileProvider,
-    MemoryProvider,
-    Message,
-    Orchestrator,
-    Recipient,
-    RetryPolicy,
-)
-from broadcastio.testing import isolated_plugin_manager
-
-from trace_table import render_trace  # type: ignore[import-not-found]
+NEEDED = {
+    "broadcastio": "-e core",
+    "broadcastio_whatsapp": "-e plugins/broadcastio-whatsapp",
+    "broadcastio_email": "-e plugins/broadcastio-email",
+    "aiosmtpd": "-r demo/requirements.txt",
+    "rich": "-r demo/requirements.txt",
+}
 
 
-def main() -> None:
-    outbox = Path(tempfile.mkdtemp(prefix="broadcastio-demo-"))
-    flaky_sms = MemoryProvider("sms-gateway", "sms")
-    flaky_sms.script(
-        DeliveryError.transient(ErrorCode.SERVICE_UNAVAILABLE, "gateway busy", retry_after=0.2),
-        DeliveryError.transient(ErrorCode.SERVICE_UNAVAILABLE, "gateway still busy"),
-    )
-    email_outbox = FileProvider("email-outbox", "email", directory=outbox)
-    orchestrator = Orchestrator(
-        [flaky_sms, email_outbox],
-        retry=RetryPolicy(max_attempts=2, backoff="exponential", base_delay=0.1, max_delay=1.0),
-        plugin_manager=isolated_plugin_manager(),
-    )
-    alice = Recipient(phone="+15550100001", email="alice@example.com", name="Alice")
-    with orchestrator:
-        first = orchestrator.send(Message(recipient=alice, subject="Disk alert", text="db-1 is 91% full"), trace=True)
-        print(render_trace("1. SMS gateway busy twice, falls back to email", first))
-        second = orchestrator.send(Message(recipient=alice, text="db-1 is back to 60%"), trace=True)
-        print(render_trace("2. SMS gateway recovered", second))
-    print(f"\n{email_outbox.path} now holds:")
-    print(email_outbox.path.read_text(encoding="utf-8"))
+def _missing_prerequisites() -> list[str]:
+    """What must be installed first, each as a line telling how."""
+    problems = []
+    missing = [module for module in NEEDED if importlib.util.find_spec(module) is None]
+    if missing:
+        how = " ".join(dict.fromkeys(NEEDED[module] for module in missing))
+        problems.append(
+            f"Python packages missing: {', '.join(missing)}. Run `nox -s demo` from the repository root, "
+            f"or from there: python -m pip install {how}"
+        )
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            problems.append(
+                f"`{tool}` is not on PATH: the demo runs node-whatsapp, a Node.js service. Install Node.js 20 or "
+                "later with npm (https://nodejs.org/, or e.g. `sudo apt-get install nodejs npm`), then run again."
+            )
+    return problems
+
+
+def main() -> int:
+    problems = _missing_prerequisites()
+    if problems:
+        sys.stderr.write("broadcastio demo cannot start:\n" + "".join(f"  - {line}\n" for line in problems))
+        return 2
+
+    import logs
+    import scenario
+    from broadcastio_whatsapp.testing import NodeWhatsAppUnavailable
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 140)
+    logs.configure(sys.stdout, colors=console.is_terminal)
+    console.rule("[bold]broadcastio demo: WhatsApp first, email as the fallback")
+    try:
+        passed = scenario.run(console)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted: everything the demo started has been stopped[/]")
+        return 130
+    except NodeWhatsAppUnavailable as exc:
+        console.print(f"[red]demo cannot start node-whatsapp:[/] {exc}")
+        return 2
+    if passed:
+        console.print("[bold green]demo OK: message 1 went by email, message 2 by WhatsApp[/]")
+        return 0
+    console.print("[bold red]demo FAILED: an expected outcome did not happen (see the FAIL rows)[/]")
+    return 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
