@@ -1,0 +1,154 @@
+"""``broadcastio broadcast``: one templated message per row of a recipient file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from broadcastio import Attachment, Message
+from broadcastio.cli._common import (
+    EXIT_OK,
+    CliState,
+    config_option,
+    consoles,
+    handle_errors,
+    open_orchestrator,
+    run,
+    split_via,
+)
+from broadcastio.cli._recipients import RecipientFile, Template, detect_format
+from broadcastio.cli._render import Tally
+from broadcastio.cli._results import RowMap, consume, print_summary
+
+__all__ = ["broadcast", "open_outbox", "results_option"]
+
+DEFAULT_CONCURRENCY = 16
+
+
+def results_option(func: Any) -> Any:
+    return click.option(
+        "--results",
+        "results_path",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        help="Write every result as one JSON line to this file.",
+    )(func)
+
+
+def open_outbox(path: Path, *, must_exist: bool) -> Any:
+    """The outbox at ``path``; a clear error when it is missing or unavailable."""
+    try:
+        from broadcastio.outbox import Outbox
+    except ImportError:
+        raise click.UsageError("this version of broadcastio has no outbox (broadcastio.outbox)") from None
+    if must_exist and not path.is_file():
+        raise click.BadParameter(f"no outbox at {path}", param_hint="FILE")
+    return Outbox(path)
+
+
+@click.command()
+@config_option
+@click.option(
+    "--recipients",
+    "-r",
+    "recipients_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV or JSON lines file, one recipient per row.",
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), help="File format (default: from the extension).")
+@click.option("--text", "-t", help="Text template, e.g. 'Hi {name}, your code is {code}'.")
+@click.option("--subject", help="Subject template (email).")
+@click.option("--html", help="HTML template (email).")
+@click.option(
+    "--attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File attached to every message (repeatable).",
+)
+@click.option("--via", multiple=True, help="Providers to use, in order (repeatable or comma-separated).")
+@click.option("--concurrency", type=click.IntRange(min=1), default=DEFAULT_CONCURRENCY, show_default=True)
+@results_option
+@click.option(
+    "--outbox",
+    "outbox_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Journal every message in this SQLite outbox first, so a stopped run can be resumed without duplicates.",
+)
+@click.option("--trace", is_flag=True, help="Include each message's trace in --results.")
+@click.option("--dry-run", is_flag=True, help="Check every row and template, send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_obj
+@handle_errors
+def broadcast(
+    state: CliState,
+    config_path: Path,
+    recipients_path: Path,
+    fmt: str | None,
+    text: str | None,
+    subject: str | None,
+    html: str | None,
+    attach: tuple[Path, ...],
+    via: tuple[str, ...],
+    concurrency: int,
+    results_path: Path | None,
+    outbox_path: Path | None,
+    trace: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Send one message per recipient row.
+
+    Columns phone, email, telegram and name make the recipient;
+    address.<channel> columns add other channels; reference_id and
+    idempotency_key columns go to the message metadata; every column is a
+    template field. With --outbox, rows without an idempotency_key get one
+    derived from the row, so running the same broadcast again sends nothing
+    twice.
+
+    Exit status: 0 all delivered, 1 any failed, 2 configuration, usage or
+    recipient-file error (nothing sent), 3 none failed but some possibly
+    delivered (ambiguous).
+    """
+    if text is None and html is None and not attach:
+        raise click.UsageError("give --text, --html or --attach")
+    recipients = RecipientFile(
+        recipients_path,
+        detect_format(recipients_path, fmt),
+        text=Template("--text", text) if text is not None else None,
+        subject=Template("--subject", subject) if subject is not None else None,
+        html=Template("--html", html) if html is not None else None,
+        attachments=tuple(Attachment.from_path(path) for path in attach),
+        derive_keys=outbox_path is not None,
+    )
+    total = recipients.validate()
+    out, err = consoles()
+    if dry_run:
+        click.echo(f"{total} messages ready from {recipients_path}; nothing sent (--dry-run)")
+        return
+    rows = RowMap()
+
+    def messages() -> Iterator[Message]:
+        for number, message in recipients.messages():
+            rows.add(message.metadata.idempotency_key, number)
+            yield message
+
+    route = split_via(via)
+
+    async def go() -> Tally:
+        outbox = open_outbox(outbox_path, must_exist=False) if outbox_path is not None else None
+        try:
+            async with open_orchestrator(state, config_path) as orchestrator:
+                extra = {"outbox": outbox} if outbox is not None else {}
+                stream = orchestrator.abroadcast(messages(), concurrency=concurrency, trace=trace, via=route, **extra)
+                return await consume(stream, total=total, results_path=results_path, rows=rows, err=err)
+        finally:
+            if outbox is not None:
+                outbox.close()
+
+    tally = run(go())
+    print_summary(tally, as_json=as_json, out=out)
+    if tally.exit_code != EXIT_OK:
+        raise click.exceptions.Exit(tally.exit_code)

@@ -1,0 +1,161 @@
+"""``broadcastio providers`` and ``broadcastio config check``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from broadcastio import ProviderHealth
+from broadcastio.cli._common import CliState, config_option, consoles, handle_errors, open_orchestrator, run
+from broadcastio.config import DEFAULT_CONFIG_FILE, load_config
+
+__all__ = ["config", "providers"]
+
+
+def _plugins_report(state: CliState) -> dict[str, Any]:
+    manager = state.plugin_manager_factory()
+    types = manager.provider_types()
+    return {
+        "plugins": [
+            {"name": p.name, "version": p.version, "hooks": list(p.hooks), "provider_types": list(p.provider_types)}
+            for p in manager.list_plugins()
+        ],
+        "failures": [{"name": f.name, "error": f.error} for f in manager.failures],
+        "provider_types": [
+            {"name": t.name, "channel": t.channel, "description": t.description} for t in types.values()
+        ],
+    }
+
+
+async def _configured(state: CliState, config_path: Path) -> list[dict[str, Any]]:
+    config = load_config(config_path, env=state.env)
+    async with open_orchestrator(state, config_path) as orchestrator:
+        health: dict[str, ProviderHealth] = await orchestrator.ahealth()
+        channels = {p.name: p.channel for p in orchestrator.providers}
+    rows = []
+    for provider in config.providers:
+        found = health.get(provider.name)
+        rows.append(
+            {
+                "name": provider.name,
+                "type": provider.type,
+                "channel": channels.get(provider.name),
+                "enabled": provider.enabled,
+                "healthy": None if found is None else found.healthy,
+                "detail": None if found is None else found.detail,
+                "latency_ms": None if found is None or found.latency_ms is None else round(found.latency_ms, 1),
+            }
+        )
+    return rows
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+@click.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON object.")
+@click.pass_context
+@handle_errors
+def providers(ctx: click.Context, config_path: Path, as_json: bool) -> None:
+    """List installed plugins and provider types, and the configured providers with live health.
+
+    The configured providers are shown when the configuration file exists
+    (it must, when --config is given explicitly).
+    """
+    state: CliState = ctx.obj
+    report = _plugins_report(state)
+    explicit = ctx.get_parameter_source("config_path") is not click.core.ParameterSource.DEFAULT
+    report["configured"] = None
+    if explicit or config_path.is_file():
+        report["configured"] = run(_configured(state, config_path))
+        report["config"] = str(config_path)
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    out, _ = consoles()
+    out.print(
+        _table(
+            "installed plugins",
+            ["plugin", "version", "provider types", "hooks"],
+            [
+                [
+                    p["name"],
+                    p["version"] or "-",
+                    ", ".join(p["provider_types"]) or "-",
+                    ", ".join(h.removeprefix("broadcastio_") for h in p["hooks"]),
+                ]
+                for p in report["plugins"]
+            ],
+        )
+    )
+    out.print(
+        _table(
+            "provider types",
+            ["type", "channel", "description"],
+            [[t["name"], t["channel"] or "-", t["description"]] for t in report["provider_types"]],
+        )
+    )
+    if report["failures"]:
+        out.print(
+            _table(
+                "plugins that failed to load",
+                ["plugin", "error"],
+                [[f["name"], f["error"]] for f in report["failures"]],
+            )
+        )
+    if report["configured"] is not None:
+        rows = []
+        for p in report["configured"]:
+            if not p["enabled"]:
+                status = "[dim]disabled[/dim]"
+            else:
+                status = "[green]healthy[/green]" if p["healthy"] else "[red]unhealthy[/red]"
+            latency = "-" if p["latency_ms"] is None else f"{p['latency_ms']} ms"
+            rows.append([p["name"], p["type"], p["channel"] or "-", status, latency, p["detail"] or ""])
+        out.print(
+            _table(
+                f"configured providers ({config_path})",
+                ["name", "type", "channel", "health", "latency", "detail"],
+                rows,
+            )
+        )
+
+
+@click.group()
+def config() -> None:
+    """Work with configuration files."""
+
+
+@config.command()
+@click.argument(
+    "config_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_CONFIG_FILE
+)
+@click.pass_obj
+@handle_errors
+def check(state: CliState, config_file: Path) -> None:
+    """Validate a configuration file and build its providers (nothing is sent).
+
+    Says which line is wrong. Exit status 0 when valid, 2 when not.
+    """
+    loaded = load_config(config_file, env=state.env)
+
+    async def build() -> None:
+        async with open_orchestrator(state, config_file):
+            pass
+
+    run(build())
+    enabled = [f"{p.name} ({p.type})" for p in loaded.providers if p.enabled]
+    disabled = [p.name for p in loaded.providers if not p.enabled]
+    note = f"; disabled: {', '.join(disabled)}" if disabled else ""
+    click.echo(f"{config_file}: OK, {len(enabled)} provider(s) in fallback order: {', '.join(enabled)}{note}")
