@@ -167,14 +167,17 @@ def run(console: Console) -> bool:
         console.print(render_trace("message 2", second))
         sent = wa.sent()
         console.print(whatsapp_table(sent))
-        codes = [a.error.code if a.error else "ok" for a in second.trace.attempts] if second.trace else []
+        attempts = second.trace.attempts if second.trace else ()
+        codes = [f"{a.provider}: {a.error.code if a.error else 'delivered'}" for a in attempts]
         checks.expect(
             "message 2 delivered by whatsapp",
             second.ok and second.provider == "whatsapp",
             f"{second.status} by {second.provider}",
         )
         checks.expect(
-            "message 2: retried after RATE_LIMITED", codes == ["whatsapp.RATE_LIMITED", "ok"], f"attempts: {codes}"
+            "message 2: retried after RATE_LIMITED",
+            codes == ["whatsapp: whatsapp.RATE_LIMITED", "whatsapp: delivered"],
+            f"attempts: {codes}",
         )
         checks.expect(
             "fake WhatsApp recorded message 2 once",

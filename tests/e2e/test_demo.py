@@ -72,6 +72,27 @@ class TestDemo:
         assert "FAIL" not in output
         assert _stopped(output) == ["orchestrator", "smtp-server", "node-whatsapp"], output
 
+    def test_exits_1_when_an_outcome_does_not_happen(self) -> None:
+        """Without retries message 2 falls back to email: the demo flags it and exits 1."""
+        script = (
+            "import sys; sys.path.insert(0, 'demo'); import scenario, demo; from broadcastio import RetryPolicy; "
+            "scenario.RETRY = RetryPolicy(max_attempts=1); sys.exit(demo.main())"
+        )
+        completed = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=_demo_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        output = completed.stdout + completed.stderr
+        assert completed.returncode == 1, output
+        assert "FAIL │ message 2 delivered by whatsapp" in output
+        assert "demo FAILED: an expected outcome did not happen" in output
+        assert _stopped(output) == ["orchestrator", "smtp-server", "node-whatsapp"], output
+
     def test_ctrl_c_stops_what_it_started(self) -> None:
         """SIGINT after the peers are up exits 130 and leaves node-whatsapp and the SMTP server stopped."""
         process = subprocess.Popen(
