@@ -28,7 +28,8 @@ Example::
 Unknown keys and wrong types are refused with a
 :class:`ConfigFileError` (a :class:`~broadcastio.ConfigurationError`) naming
 the file, the line, the key path and what is wrong. Values taken from the
-environment are masked in ``repr``.
+environment are masked in ``repr``. Relative paths in settings are taken
+from the working directory, as the provider receives them unchanged.
 """
 
 from __future__ import annotations
