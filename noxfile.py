@@ -75,6 +75,7 @@ def plugins_all(session: nox.Session) -> None:
     """Every plugin installed together: core tests, plugin tests and cross-package tests."""
     _install_core(session)
     session.install(*[arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}[test]")])
+    session.install("-r", "demo/requirements.txt")
     paths = ["core/tests", *[f"plugins/{plugin}/tests" for plugin in PLUGINS], "tests"]
     _pytest(session, *paths)
 
