@@ -311,6 +311,7 @@ class TestBroadcast:
         assert summary["reasons"] == [
             {"status": "failed", "class": "permanent", "code": "no_provider_available", "count": 1}
         ]
+        assert "1 message(s) not delivered; pass --results FILE" in result.stderr
 
     def test_unknown_exit(self, workdir: Path) -> None:
         """Possibly-delivered messages without failures exit 3."""

@@ -69,7 +69,13 @@ def open_outbox(path: Path, *, must_exist: bool) -> Any:
     help="File attached to every message (repeatable).",
 )
 @click.option("--via", multiple=True, help="Providers to use, in order (repeatable or comma-separated).")
-@click.option("--concurrency", type=click.IntRange(min=1), default=DEFAULT_CONCURRENCY, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Messages in flight at once.",
+)
 @results_option
 @click.option(
     "--outbox",
@@ -149,6 +155,6 @@ def broadcast(
                 outbox.close()
 
     tally = run(go())
-    print_summary(tally, as_json=as_json, out=out)
+    print_summary(tally, as_json=as_json, out=out, results_path=results_path)
     if tally.exit_code != EXIT_OK:
         raise click.exceptions.Exit(tally.exit_code)

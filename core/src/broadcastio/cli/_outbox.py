@@ -65,7 +65,13 @@ def status(outbox_path: Path, as_json: bool) -> None:
 @_FILE
 @config_option
 @click.option("--via", multiple=True, help="Providers to use, in order (repeatable or comma-separated).")
-@click.option("--concurrency", type=click.IntRange(min=1), default=DEFAULT_CONCURRENCY, show_default=True)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Messages in flight at once.",
+)
 @results_option
 @click.option("--trace", is_flag=True, help="Include each message's trace in --results.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -101,6 +107,6 @@ def resume(
             box.close()
 
     tally = run(go())
-    print_summary(tally, as_json=as_json, out=out)
+    print_summary(tally, as_json=as_json, out=out, results_path=results_path)
     if tally.exit_code != EXIT_OK:
         raise click.exceptions.Exit(tally.exit_code)

@@ -62,7 +62,7 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> Table:
     return table
 
 
-@click.command()
+@click.command(short_help="List plugins, provider types and configured providers with health.")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON object.")
 @click.pass_context

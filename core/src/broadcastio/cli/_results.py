@@ -87,9 +87,12 @@ async def consume(
     return tally
 
 
-def print_summary(tally: Tally, *, as_json: bool, out: Console) -> None:
+def print_summary(tally: Tally, *, as_json: bool, out: Console, results_path: Path | None) -> None:
     """The summary table on stdout (or one JSON object with ``--json``)."""
     if as_json:
         click.echo(json.dumps(tally.as_dict()))
     else:
         out.print(tally.table())
+    undelivered = tally.failed + tally.unknown
+    if undelivered and results_path is None:
+        click.echo(f"{undelivered} message(s) not delivered; pass --results FILE to see which and why", err=True)
