@@ -345,3 +345,37 @@ class TestBuild:
         assert result.ok
         assert result.trace is not None
         assert len(result.trace.attempts) == 2
+
+
+class TestSecretsInErrors:
+    def test_validation_error_hides_environment_value(self) -> None:
+        """A value from the environment is never quoted back in an error."""
+        error = error_of(
+            '[retry]\nbackoff = "${MODE}"\n[[providers]]\nname = "a"\ntype = "memory"\n', MODE="sup3r-secret"
+        )
+        assert error.key == "retry.backoff"
+        assert "sup3r-secret" not in str(error)
+
+    def test_provider_error_hides_environment_value(self) -> None:
+        """A provider factory that quotes a secret in its error has it scrubbed."""
+        from broadcastio import ProviderType, hookimpl
+
+        def factory(*, name: str, token: str) -> object:
+            raise ConfigurationError(f"token {token!r} does not look like a bot token")
+
+        class Plugin:
+            @hookimpl
+            def broadcastio_provider_types(self) -> list[ProviderType]:
+                return [ProviderType(name="picky", factory=factory)]
+
+        manager = isolated_plugin_manager()
+        manager.register(Plugin(), name="picky")
+        config = parse(
+            '[[providers]]\nname = "a"\ntype = "picky"\n[providers.settings]\ntoken = "${TOKEN}"\n',
+            TOKEN="12345:abcdef",
+        )
+        with pytest.raises(ConfigFileError) as info:
+            build_orchestrator(config, plugin_manager=manager)
+        assert "12345:abcdef" not in str(info.value)
+        assert "token '***' does not look like a bot token" in str(info.value)
+        assert info.value.line == 3

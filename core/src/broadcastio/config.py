@@ -72,6 +72,8 @@ _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", r
 _MSGSPEC_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
+_ENV_REFERENCE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_MIN_SCRUBBED = 4  # shorter values would garble messages more than they hide
 
 
 class ConfigFileError(ConfigurationError):
@@ -84,6 +86,25 @@ class ConfigFileError(ConfigurationError):
         self.reason = reason
         where = file if line is None else f"{file}:{line}"
         super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+
+
+def _scrub(message: str, secrets: Iterable[str]) -> str:
+    """``message`` with every value that came from the environment replaced by ``***``."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
+
+
+def _secret_values(raw: Any, paths: Iterable[KeyPath], env: Mapping[str, str]) -> frozenset[str]:
+    values = set()
+    for path in paths:
+        value = raw
+        for part in path:
+            value = value[part]
+        for name in _ENV_REFERENCE.findall(value):
+            if len(env.get(name, "")) >= _MIN_SCRUBBED:
+                values.add(env[name])
+    return frozenset(values)
 
 
 def _mask(value: Any, secrets: frozenset[str], prefix: str) -> Any:
@@ -109,6 +130,7 @@ class ProviderConfig(Struct, frozen=True, kw_only=True):
     rate_limit: RateLimit | None = None
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
     secret_settings: frozenset[str] = frozenset()
+    secret_values: frozenset[str] = frozenset()
     lines: dict[str, int] = msgspec.field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -143,11 +165,13 @@ class _Locator:
     def __init__(self, source: str, text: str) -> None:
         self.source = source
         self.index = index_lines(text)
+        self.secret_values: frozenset[str] = frozenset()
 
     def line(self, path: KeyPath) -> int | None:
         return line_of(self.index, path)
 
     def error(self, path: KeyPath, reason: str) -> ConfigFileError:
+        reason = _scrub(reason, self.secret_values)
         return ConfigFileError(self.source, reason, line=self.line(path), key=format_path(path) or None)
 
 
@@ -208,6 +232,7 @@ def _provider(
         rate_limit=rate_limit,
         settings=section.settings,
         secret_settings=secret_settings,
+        secret_values=locator.secret_values,
         lines=lines,
     )
 
@@ -224,9 +249,11 @@ def parse_config(text: str, *, source: str = "<string>", env: Mapping[str, str] 
         ) from None
     locator = _Locator(source, text)
     try:
-        expanded, secrets = expand_env(raw, os.environ if env is None else env)
+        environ = os.environ if env is None else env
+        expanded, secrets = expand_env(raw, environ)
     except EnvError as exc:
         raise locator.error(exc.path, exc.reason) from None
+    locator.secret_values = _secret_values(raw, secrets, environ)
     try:
         document = msgspec.convert(expanded, Document)
     except msgspec.ValidationError as exc:
@@ -276,7 +303,7 @@ def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE, *, env: Mapp
 
 
 def _provider_error(config: Config, provider: ProviderConfig, exc: Exception) -> ConfigFileError:
-    message = str(exc)
+    message = _scrub(str(exc), provider.secret_values)
     key = f"providers[{config.providers.index(provider)}]"
     line = provider.lines.get("type")
     bad_keyword = re.search(r"keyword argument '([^']+)'", message)
