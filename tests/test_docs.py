@@ -10,6 +10,11 @@
   equal what the block before it printed. ``<!-- test: continue -->`` runs a
   block after the runnable block before it, as one program (a class, then its
   use). ``<!-- test: skip -->`` excludes a block of the getting-started page.
+- A ```console block marked ``<!-- test: run -->`` is a shell session: each
+  ``$ command`` runs with bash (``# exits N`` at its end expects that exit
+  status, otherwise 0) and must print the lines that follow it, where ``...``
+  matches anything. All sessions of a page share one empty folder, into which
+  a block marked ``<!-- test: file NAME -->`` is written first.
 - Every other ```python block compiles, and its ``from x import y`` lines
   name things that exist.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import os
 import re
@@ -40,6 +46,8 @@ ALWAYS_RUN = ("getting-started.md",)
 
 RUN, SKIP, OUTPUT = "<!-- test: run -->", "<!-- test: skip -->", "<!-- test: output -->"
 CONTINUE = "<!-- test: continue -->"
+FILE_MARKER = re.compile(r"^<!-- test: file (\S+) -->$")
+EXIT_COMMENT = re.compile(r"\s+#\s*exits (\d+)\s*$")
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -61,7 +69,7 @@ def blocks_of(path: Path) -> list[Block]:
     found = []
     for match in FENCE.finditer(text):
         before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
-        marker = before if before in (RUN, SKIP, OUTPUT, CONTINUE) else None
+        marker = before if before in (RUN, SKIP, OUTPUT, CONTINUE) or FILE_MARKER.match(before) else None
         line = text.count("\n", 0, match.start()) + 1
         found.append(Block(path.name, line, match.group(1), match.group(2), marker))
     return found
@@ -272,6 +280,64 @@ def _is_submodule(package: str, name: str) -> bool:
     except ImportError:
         return False
     return True
+
+
+# --- shell sessions -----------------------------------------------------------------------
+
+
+def console_pages() -> list[Path]:
+    return [
+        path
+        for path in sorted(DOCS.rglob("*.md"))
+        if any(block.language == "console" and block.marker == RUN for block in blocks_of(path))
+    ]
+
+
+def console_steps(code: str) -> list[tuple[str, int, str]]:
+    """(command, expected exit status, expected output) for each ``$ `` line of a session."""
+    steps: list[tuple[str, int, list[str]]] = []
+    for line in code.splitlines():
+        if line.startswith("$ "):
+            command = line[2:]
+            status = EXIT_COMMENT.search(command)
+            steps.append((command, int(status.group(1)) if status else 0, []))
+        else:
+            assert steps, f"output before the first command: {line!r}"
+            steps[-1][2].append(line)
+    return [(command, status, "\n".join(lines).strip()) for command, status, lines in steps]
+
+
+def output_matches(expected: str, output: str) -> bool:
+    pattern = ".*?".join(re.escape(part) for part in expected.split("..."))
+    return re.fullmatch(pattern, output.strip(), re.DOTALL) is not None
+
+
+@pytest.mark.parametrize("page", console_pages(), ids=lambda path: str(path.relative_to(DOCS)))
+def test_console_sessions(page: Path, tmp_path: Path) -> None:
+    """Each shell session of the page prints what the page shows and exits as it says."""
+    blocks = blocks_of(page)
+    if any("$ broadcastio" in block.code for block in blocks) and importlib.util.find_spec("click") is None:
+        pytest.skip("the broadcastio command needs the cli extra (click, rich)")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("BROADCASTIO_CONFIG", None)
+    for block in blocks:
+        file_marker = FILE_MARKER.match(block.marker or "")
+        if file_marker:
+            (tmp_path / file_marker.group(1)).write_text(block.code, encoding="utf-8")
+        elif block.language == "console" and block.marker == RUN:
+            for command, status, expected in console_steps(block.code):
+                done = subprocess.run(
+                    ["bash", "-c", command],
+                    cwd=tmp_path,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    check=False,
+                )
+                where = f"docs/{block.page}:{block.line}: $ {command}"
+                assert done.returncode == status, f"{where} exited {done.returncode}:\n{done.stdout}{done.stderr}"
+                assert output_matches(expected, done.stdout), f"{where} printed:\n{done.stdout}"
 
 
 # --- the error vocabulary ----------------------------------------------------------------
