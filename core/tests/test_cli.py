@@ -337,6 +337,15 @@ class TestBroadcast:
         assert invoke("broadcast", "-r", "people.txt", "--text", "x").exit_code == EXIT_USAGE
         assert invoke("broadcast", "-r", "people.txt", "--text", "x", "--format", "csv").exit_code == EXIT_OK
 
+    def test_unwritable_results(self, workdir: Path) -> None:
+        """A results file that cannot be written is a usage error, and nothing is sent."""
+        write_config(workdir)
+        write_recipients(workdir, "people.csv", CSV)
+        result = invoke("broadcast", "-r", "people.csv", "--text", "x", "--results", "no/such/dir/out.jsonl")
+        assert result.exit_code == EXIT_USAGE
+        assert "cannot write results to no/such/dir/out.jsonl" in result.stderr
+        assert sent(workdir) == []
+
     def test_bad_template(self, workdir: Path) -> None:
         """A malformed template is refused before anything is sent."""
         write_config(workdir)

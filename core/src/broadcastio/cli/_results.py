@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from broadcastio import DeliveryResult, encode_result
+from broadcastio.cli._common import EXIT_USAGE, fail
 from broadcastio.cli._render import Tally
 
 __all__ = ["RowMap", "consume", "print_summary"]
@@ -62,7 +63,7 @@ async def consume(
         try:
             handle = results_path.open("wb")
         except OSError as exc:
-            raise click.FileError(str(results_path), hint=exc.strerror or str(exc)) from None
+            raise fail(f"error: cannot write results to {results_path}: {exc.strerror or exc}", EXIT_USAGE) from None
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
