@@ -460,6 +460,21 @@ class TestConfigCheck:
         assert str(path.name) in result.stderr
 
 
+class TestConfigShow:
+    def test_masks_environment_values(self, workdir: Path) -> None:
+        """config show prints every policy field and masks values from the environment."""
+        path = write_config(workdir, "[retry]\nmax_attempts = 2\n")
+        path.write_text(path.read_text().replace('channel = "email"', 'channel = "${CHANNEL}"'))
+        result = invoke("config", "show", env={"CHANNEL": "email-secret"})
+        assert result.exit_code == EXIT_OK, result.output
+        shown = json.loads(result.stdout)
+        assert shown["retry"]["max_attempts"] == 2
+        assert shown["retry"]["backoff"] == "exponential"
+        assert shown["breaker"] is None
+        assert shown["providers"][0]["settings"]["channel"] == "***"
+        assert "email-secret" not in result.stdout
+
+
 def _run_module(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BROADCASTIO_PLUGINS": "", "PYTHONWARNINGS": "error"}
     env.pop("BROADCASTIO_CONFIG", None)

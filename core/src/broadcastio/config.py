@@ -133,8 +133,13 @@ class ProviderConfig(Struct, frozen=True, kw_only=True):
     secret_values: frozenset[str] = frozenset()
     lines: dict[str, int] = msgspec.field(default_factory=dict)
 
+    def masked_settings(self) -> dict[str, Any]:
+        """The settings with values from the environment replaced by ``***``."""
+        masked: dict[str, Any] = _mask(self.settings, self.secret_settings, "")
+        return masked
+
     def __repr__(self) -> str:
-        shown = _mask(self.settings, self.secret_settings, "")
+        shown = self.masked_settings()
         return (
             f"ProviderConfig(name={self.name!r}, type={self.type!r}, enabled={self.enabled!r}, "
             f"retry={self.retry!r}, rate_limit={self.rate_limit!r}, settings={shown!r})"
