@@ -12,8 +12,9 @@ import click
 from broadcastio import __version__
 from broadcastio.cli._broadcast import broadcast
 from broadcastio.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, CliState
+from broadcastio.cli._config import config
 from broadcastio.cli._outbox import outbox
-from broadcastio.cli._providers import config, providers
+from broadcastio.cli._providers import providers
 from broadcastio.cli._send import send
 from broadcastio.logging import configure_logging
 
