@@ -242,6 +242,7 @@ class TestEnvironment:
             [providers.settings]
             token = "${SECRET}"
             headers = { Authorization = "Bearer ${SECRET}", Accept = "json" }
+            keys = ["${SECRET}", "public"]
             """,
             SECRET="hunter2-very-secret",
         )
@@ -249,6 +250,8 @@ class TestEnvironment:
         assert "hunter2" not in repr(config)
         assert "hunter2" not in repr(config.providers[0])
         assert "'Accept': 'json'" in repr(config)
+        assert "['***', 'public']" in repr(config)
+        assert "hunter2" not in str(msgspec.to_builtins(config.providers[0].secret_settings))
 
 
 class TestLineIndex:

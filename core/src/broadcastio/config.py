@@ -112,7 +112,25 @@ def _mask(value: Any, secrets: frozenset[str], prefix: str) -> Any:
         return "***"
     if isinstance(value, dict):
         return {key: _mask(item, secrets, f"{prefix}.{key}" if prefix else key) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask(item, secrets, f"{prefix}.{index}") for index, item in enumerate(value)]
     return value
+
+
+def _secret_strings(value: Any, secrets: frozenset[str], prefix: str = "") -> list[str]:
+    """The strings of ``value`` whose dotted paths are in ``secrets``."""
+    if prefix in secrets and isinstance(value, str):
+        return [value] if len(value) >= _MIN_SCRUBBED else []
+    if isinstance(value, dict):
+        items: Iterable[tuple[Any, Any]] = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    found: list[str] = []
+    for key, item in items:
+        found += _secret_strings(item, secrets, f"{prefix}.{key}" if prefix else str(key))
+    return found
 
 
 class ProviderConfig(Struct, frozen=True, kw_only=True):
@@ -130,7 +148,6 @@ class ProviderConfig(Struct, frozen=True, kw_only=True):
     rate_limit: RateLimit | None = None
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
     secret_settings: frozenset[str] = frozenset()
-    secret_values: frozenset[str] = frozenset()
     lines: dict[str, int] = msgspec.field(default_factory=dict)
 
     def masked_settings(self) -> dict[str, Any]:
@@ -237,7 +254,6 @@ def _provider(
         rate_limit=rate_limit,
         settings=section.settings,
         secret_settings=secret_settings,
-        secret_values=locator.secret_values,
         lines=lines,
     )
 
@@ -308,7 +324,7 @@ def load_config(path: str | os.PathLike[str] = DEFAULT_CONFIG_FILE, *, env: Mapp
 
 
 def _provider_error(config: Config, provider: ProviderConfig, exc: Exception) -> ConfigFileError:
-    message = _scrub(str(exc), provider.secret_values)
+    message = _scrub(str(exc), _secret_strings(provider.settings, provider.secret_settings))
     key = f"providers[{config.providers.index(provider)}]"
     line = provider.lines.get("type")
     bad_keyword = re.search(r"keyword argument '([^']+)'", message)
