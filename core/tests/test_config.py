@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -20,6 +23,8 @@ from broadcastio._config_schema import BreakerSection, HealthSection, RateLimitS
 from broadcastio._config_toml import format_path, index_lines, line_of
 from broadcastio.config import ConfigFileError, build_orchestrator, load_config, parse_config
 from broadcastio.testing import isolated_plugin_manager, no_wait
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 FULL = """\
 # a full example
@@ -382,3 +387,53 @@ class TestSecretsInErrors:
         assert "12345:abcdef" not in str(info.value)
         assert "token '***' does not look like a bot token" in str(info.value)
         assert info.value.line == 3
+
+
+class TestLineIndexProperties:
+    @staticmethod
+    def _value(draw: Any) -> list[str]:
+        """One TOML value as the lines it spans."""
+        kind = draw(st.sampled_from(["int", "string", "multiline", "array", "inline"]))
+        text = st.text(
+            alphabet=st.one_of(st.characters(blacklist_categories=["Cs", "Cc"]), st.sampled_from("\u2028\x85=[]#{}")),
+            max_size=12,
+        )
+        if kind == "int":
+            return [str(draw(st.integers()))]
+        if kind == "string":
+            return [json.dumps(draw(text), ensure_ascii=False)]
+        if kind == "multiline":
+            body = [draw(text).replace('"', "'").replace("\\", "/") for _ in range(draw(st.integers(1, 3)))]
+            return ['"""', *body, '"""']
+        if kind == "array":
+            items = [json.dumps(draw(text), ensure_ascii=False) + "," for _ in range(draw(st.integers(0, 3)))]
+            return ["[", *items, "]"]
+        return ["{ x = 1, y = " + json.dumps(draw(text), ensure_ascii=False) + " }"]
+
+    @given(data=st.data())
+    @settings(max_examples=60, deadline=None)
+    def test_every_key_is_found_on_its_line(self, data: Any) -> None:
+        """Whatever the values, each table and key maps to the line it is written on."""
+        names = st.text(alphabet="abcdefghij_", min_size=1, max_size=6)
+        lines: list[str] = []
+        expected: dict[tuple[str | int, ...], int] = {}
+        counts: dict[str, int] = {}
+        tables = data.draw(st.lists(st.tuples(st.booleans(), names), max_size=5, unique_by=lambda t: t[1]))
+        for is_array, name in tables:
+            for _ in range(data.draw(st.integers(1, 2)) if is_array else 1):
+                lines.append(f"[[t_{name}]]" if is_array else f"[t_{name}]  # a table")
+                path: tuple[str | int, ...] = (f"t_{name}",)
+                if is_array:
+                    counts[name] = counts.get(name, -1) + 1
+                    path = (*path, counts[name])
+                expected[path] = len(lines)
+                for key in data.draw(st.lists(names, max_size=4, unique=True)):
+                    value = self._value(data.draw)
+                    lines.append(f"{key} = {value[0]}")
+                    expected[(*path, key)] = len(lines)
+                    lines.extend(value[1:])
+        text = "\n".join(lines) + "\n"
+        tomllib.loads(text)  # the generated document is valid TOML
+        index = index_lines(text)
+        for path, line in expected.items():
+            assert index[path] == line, (path, text)

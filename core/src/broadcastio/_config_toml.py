@@ -125,7 +125,7 @@ def index_lines(text: str) -> dict[KeyPath, int]:
     table_counts: dict[KeyPath, int] = {}
     current: KeyPath = ()
     scanner = _ValueScanner()
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not scanner.idle:
             scanner.feed(line)
             continue
