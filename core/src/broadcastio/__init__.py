@@ -54,7 +54,9 @@ from broadcastio._plugins import PluginFailure, PluginInfo, PluginManager, make_
 from broadcastio._provider import Provider, ProviderLike, ProviderType, check_provider
 from broadcastio._ratelimit import RateLimit
 from broadcastio._retry import Backoff, RetryPolicy
+from broadcastio.config import Config, ConfigFileError, ProviderConfig, build_orchestrator, load_config
 from broadcastio.hookspecs import hookimpl
+from broadcastio.logging import LoggingHooks, configure_logging, mask_address
 from broadcastio.providers import FileProvider, MemoryProvider
 
 __version__ = "0.1.0"
@@ -69,6 +71,8 @@ __all__ = [
     "BreakerState",
     "BroadcastioError",
     "Clock",
+    "Config",
+    "ConfigFileError",
     "ConfigurationError",
     "DeliveryAttempt",
     "DeliveryError",
@@ -82,6 +86,7 @@ __all__ = [
     "HealthChangeEvent",
     "HealthPolicy",
     "InvalidMessageError",
+    "LoggingHooks",
     "MemoryProvider",
     "Message",
     "Metadata",
@@ -93,6 +98,7 @@ __all__ = [
     "PluginManager",
     "Priority",
     "Provider",
+    "ProviderConfig",
     "ProviderHealth",
     "ProviderLike",
     "ProviderType",
@@ -107,10 +113,14 @@ __all__ = [
     "SystemClock",
     "UsageError",
     "__version__",
+    "build_orchestrator",
     "check_provider",
+    "configure_logging",
     "decode_result",
     "encode_result",
     "error_from_exception",
     "hookimpl",
+    "load_config",
     "make_plugin_manager",
+    "mask_address",
 ]
