@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from broadcastio._errors import ConfigurationError, InvalidMessageError, UsageError
@@ -50,7 +50,7 @@ class _Run:
             raise UsageError("this Outbox is closed")
         self.outbox = outbox
         self.writer = outbox.writer
-        self.owner = outbox.owner
+        self.owner = outbox.run_owner()  # one lease id per run, so a run can release exactly its own rows
         self.lease = outbox.lease_seconds
         self.deliver = deliver
         self.slots = slots
@@ -60,6 +60,7 @@ class _Run:
         self.results: asyncio.Queue[Any] = asyncio.Queue(maxsize=concurrency)
         self.held: set[int] = set()  # rows this run has claimed and not finished
         self.failure: list[BaseException] = []
+        self.finished = False
 
     def lease_until(self) -> tuple[float, float]:
         now = self.outbox.now()
@@ -81,7 +82,7 @@ class _Run:
             while not self.failure:
                 item = await self.work.get()
                 if item is _DONE:
-                    return
+                    break
                 if isinstance(item, DeliveryResult):
                     await self.results.put(item)
                     continue
@@ -96,8 +97,7 @@ class _Run:
                 await self.results.put(result)
         except Exception as exc:
             self.failure.append(exc)
-        finally:
-            await self.results.put(_DONE)
+        await self.results.put(_DONE)  # not when cancelled: nobody reads results any more
 
     async def heartbeat(self) -> None:
         """Renew this run's leases well before they expire (real time, not the orchestrator's clock)."""
@@ -111,7 +111,7 @@ class _Run:
         for _ in range(self.concurrency):
             await self.work.put(_DONE)
 
-    async def stream(self, feeder: Callable[[], Awaitable[None]]) -> AsyncIterator[DeliveryResult]:
+    async def stream(self, feeder: Callable[[], Awaitable[None]]) -> AsyncGenerator[DeliveryResult, None]:
         async def feed() -> None:
             try:
                 await feeder()
@@ -136,14 +136,15 @@ class _Run:
                 yield value
             if self.failure:
                 raise self.failure[0]
+            self.finished = True
         finally:
             for task in (*workers, *helpers):
                 task.cancel()
             await asyncio.gather(*workers, *helpers, return_exceptions=True)
-            if self.held:
-                held, self.held = list(self.held), set()
+            if not self.finished or self.held:
+                self.held = set()
                 with contextlib.suppress(Exception):
-                    await self.writer.submit(release, held, self.owner, self.outbox.now())
+                    await self.writer.submit(release, self.owner, self.outbox.now())
 
 
 async def _messages_in_chunks(
@@ -182,7 +183,7 @@ async def outbox_broadcast(
     all_slots: Sequence[ProviderSlot],
     *,
     concurrency: int,
-) -> AsyncIterator[DeliveryResult]:
+) -> AsyncGenerator[DeliveryResult, None]:
     """Journal then deliver ``messages``; rows already journalled are not sent
     again but yield their stored result (or a busy one while another run holds them)."""
     _check_concurrency(concurrency)
@@ -203,8 +204,12 @@ async def outbox_broadcast(
             for message, decision in zip(chunk, decisions, strict=True):
                 await run.accept(decision, message)
 
-    async for result in run.stream(feeder):
-        yield result
+    stream = run.stream(feeder)
+    try:
+        async for result in stream:
+            yield result
+    finally:
+        await stream.aclose()  # release this run's rows now, not when the generator is collected
 
 
 async def outbox_resume(
@@ -214,7 +219,7 @@ async def outbox_resume(
     all_slots: Sequence[ProviderSlot],
     *,
     concurrency: int,
-) -> AsyncIterator[DeliveryResult]:
+) -> AsyncGenerator[DeliveryResult, None]:
     """Deliver the outbox's rows that are not final, in journal order.
 
     ``pending`` rows are sent; ``sending`` rows whose lease expired become
@@ -237,5 +242,9 @@ async def outbox_resume(
                 if decision[0] != "busy":
                     await run.accept(decision, None)
 
-    async for result in run.stream(feeder):
-        yield result
+    stream = run.stream(feeder)
+    try:
+        async for result in stream:
+            yield result
+    finally:
+        await stream.aclose()  # release this run's rows now, not when the generator is collected

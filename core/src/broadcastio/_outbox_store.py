@@ -286,19 +286,18 @@ def renew(conn: sqlite3.Connection, row_ids: Iterable[int], owner: str, lease_un
     )
 
 
-def release(conn: sqlite3.Connection, row_ids: Iterable[int], owner: str, now: float) -> None:
-    """Give back rows a stopped run still held: unsent ones become free at once,
-    ``sending`` ones become ``unknown`` (their request may have left)."""
-    ids = list(row_ids)
-    conn.executemany(
+def release(conn: sqlite3.Connection, owner: str, now: float) -> None:
+    """Give back every row a stopped run still holds: unsent ones become free
+    at once, ``sending`` ones become ``unknown`` (their request may have left).
+
+    ``owner`` is the run's own lease id, so no other run's rows are touched.
+    """
+    conn.execute(
         "UPDATE outbox SET state = 'unknown', owner = NULL, next_attempt_at = NULL, error_code = ?, "
-        "error_class = 'ambiguous', error_message = ?, updated_at = ? WHERE id = ? AND owner = ? AND state = 'sending'",
-        (
-            (INTERRUPTED_CODE, "the run was stopped while sending; it may have been delivered", now, row_id, owner)
-            for row_id in ids
-        ),
+        "error_class = 'ambiguous', error_message = ?, updated_at = ? WHERE owner = ? AND state = 'sending'",
+        (INTERRUPTED_CODE, "the run was stopped while sending; it may have been delivered", now, owner),
     )
-    conn.executemany(
-        "UPDATE outbox SET owner = NULL, next_attempt_at = NULL WHERE id = ? AND owner = ?",
-        ((row_id, owner) for row_id in ids),
+    conn.execute(
+        "UPDATE outbox SET owner = NULL, next_attempt_at = NULL WHERE owner = ? AND state IN ('pending', 'unknown')",
+        (owner,),
     )

@@ -139,17 +139,26 @@ class Outbox:
         self.lease_seconds = float(lease_seconds)
         self.owner = owner or _default_owner()
         self._closed = False
-        conn = self._connect()
+        self._runs = 0
+        try:
+            conn = self._connect()
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot open outbox {str(self.path)!r}: {exc}") from exc
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("BEGIN IMMEDIATE")
             create_schema(conn)
             conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             raise ConfigurationError(f"cannot open outbox {str(self.path)!r}: {exc}") from exc
         finally:
             conn.close()
         self._writer = Writer(self._connect)
+
+    def run_owner(self) -> str:
+        """A fresh lease id for one run: this outbox's owner plus a run number."""
+        self._runs += 1
+        return f"{self.owner}/{self._runs}"
 
     def now(self) -> float:
         """Wall-clock epoch seconds used for leases (shared between processes)."""
@@ -309,7 +318,9 @@ class _Reader:
         self._conn: sqlite3.Connection | None = None
 
     def __enter__(self) -> sqlite3.Connection:
-        self._conn = sqlite3.connect(self._outbox.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        self._conn = sqlite3.connect(
+            self._outbox.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
         return self._conn
 
     def __exit__(self, *exc_info: object) -> None:
