@@ -1,0 +1,121 @@
+"""Broadcast throughput with and without an outbox.
+
+Run: ``python bench/outbox.py [--n 20000]``. Needs ``broadcastio[http]``,
+``broadcastio-webhook`` and ``aiohttp``.
+
+Each measurement runs in a fresh process, at concurrency 64, trace off:
+
+- memory provider: ``abroadcast`` without an outbox, then with an outbox at
+  ``synchronous="FULL"`` (the default) and ``"NORMAL"``;
+- webhook provider against the loopback sink of ``bench/broadcast.py`` (its
+  own process): raw aiohttp as the ceiling, then ``abroadcast`` without and
+  with an outbox (FULL, NORMAL).
+
+The outbox file lives in a fresh temporary folder on the same disk as
+``$TMPDIR``. Prints messages per second for each line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+CONCURRENCY = 64
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import broadcast as throughput  # noqa: E402  (bench/broadcast.py: its sink and raw aiohttp client)
+
+
+def _messages(n: int) -> Iterator[Any]:
+    from broadcastio import Message, Metadata, Recipient
+
+    for index in range(n):
+        yield Message(
+            recipient=Recipient(addresses={"webhook": f"user-{index}", "memory": f"user-{index}"}),
+            text="bench message",
+            metadata=Metadata(idempotency_key=f"bench-{index}"),
+        )
+
+
+async def _run(provider_kind: str, url: str, n: int, synchronous: str | None) -> int:
+    from broadcastio import MemoryProvider, Orchestrator
+    from broadcastio.outbox import Outbox
+    from broadcastio.testing import isolated_plugin_manager
+    from broadcastio_webhook import WebhookProvider
+
+    provider: Any = MemoryProvider(keep=0) if provider_kind == "memory" else WebhookProvider(url=url)
+    with tempfile.TemporaryDirectory() as folder:
+        outbox = Outbox(Path(folder) / "outbox.db", synchronous=synchronous) if synchronous else None
+        try:
+            async with Orchestrator([provider], plugin_manager=isolated_plugin_manager()) as orchestrator:
+                ok = 0
+                async for result in orchestrator.abroadcast(_messages(n), concurrency=CONCURRENCY, outbox=outbox):
+                    ok += result.ok
+                return ok
+        finally:
+            if outbox is not None:
+                outbox.close()
+
+
+def _child(kind: str, url: str, n: int, synchronous: str | None, conn: Any) -> None:
+    import broadcastio_webhook  # noqa: F401  (imports are not timed)
+
+    start = time.perf_counter()
+    if kind == "aiohttp":
+        ok = asyncio.run(throughput._run_aiohttp(url, n))
+    else:
+        ok = asyncio.run(_run(kind, url, n, synchronous))
+    conn.send((ok, time.perf_counter() - start))
+
+
+def _measure(ctx: Any, kind: str, url: str, n: int, synchronous: str | None) -> tuple[int, float]:
+    parent, child = ctx.Pipe()
+    process = ctx.Process(target=_child, args=(kind, url, n, synchronous, child))
+    process.start()
+    try:
+        if not parent.poll(600):
+            raise RuntimeError(f"{kind} did not finish in 600 s")
+        result: tuple[int, float] = parent.recv()
+    finally:
+        process.join(10)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000, help="messages per run (default 20000)")
+    args = parser.parse_args()
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    sink = ctx.Process(target=throughput._sink_main, args=(child,), daemon=True)
+    sink.start()
+    try:
+        url = f"http://127.0.0.1:{parent.recv()}/hook"
+        print(f"n={args.n} concurrency={CONCURRENCY} cores={os.cpu_count()} tmp={tempfile.gettempdir()}")
+        plan = [
+            ("memory", None, "memory provider, no outbox"),
+            ("memory", "FULL", "memory provider, outbox FULL"),
+            ("memory", "NORMAL", "memory provider, outbox NORMAL"),
+            ("aiohttp", None, "raw aiohttp to the sink"),
+            ("webhook", None, "webhook to the sink, no outbox"),
+            ("webhook", "FULL", "webhook to the sink, outbox FULL"),
+            ("webhook", "NORMAL", "webhook to the sink, outbox NORMAL"),
+        ]
+        for kind, synchronous, label in plan:
+            ok, seconds = _measure(ctx, kind, url, args.n, synchronous)
+            print(f"{label:<40} {args.n / seconds:>9,.0f} msg/s  ({ok} ok in {seconds:.2f} s)")
+    finally:
+        sink.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
