@@ -1,8 +1,19 @@
-"""An httpx transport that sends through aiohttp.
+"""Sending HTTP through aiohttp while speaking httpx's API.
 
 httpx's own async pool collapses under concurrency (about 300 msg/s at 64
 concurrent requests on a loopback sink here, where aiohttp does about
 7,500), so HTTP providers keep httpx's API and ride aiohttp's connector.
+
+Two ways in, one way out:
+
+- :class:`AiohttpTransport` is an ordinary ``httpx.AsyncBaseTransport``, so
+  any ``httpx.AsyncClient`` can use it (the full httpx feature set);
+- :meth:`AiohttpTransport.send` is the short path ``HttpProvider.request``
+  takes for plain requests: no ``httpx.Request``, cookie jar, auth flow or
+  response decoding machinery per request, which cost more than aiohttp
+  itself (see docs/http-transport.md). It still returns an
+  ``httpx.Response``, whose ``request`` is built only if someone asks.
+
 Exceptions are mapped onto httpx's, keeping the distinction that matters
 for delivery: failing to connect (nothing sent) versus failing after the
 request was written (maybe delivered).
@@ -10,14 +21,109 @@ request was written (maybe delivered).
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import aiohttp
 import httpx
+from multidict import CIMultiDict
+from yarl import URL
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "FastResponse"]
+
+RequestFactory = Callable[[], httpx.Request]
 
 
 def _seconds(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
+
+
+@functools.lru_cache(maxsize=64)
+def client_timeout(pool: float | None, connect: float | None, read: float | None) -> aiohttp.ClientTimeout:
+    """aiohttp's timeout for httpx's (pool, connect, read) seconds; cached, they repeat."""
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect, sock_read=read)
+
+
+def timeout_from_httpx(timeouts: Mapping[str, Any]) -> aiohttp.ClientTimeout:
+    """aiohttp's timeout for an httpx ``timeout`` request extension."""
+    pool, connect, read = (_seconds(timeouts.get(key)) for key in ("pool", "connect", "read"))
+    return client_timeout(pool, connect, read)
+
+
+class FastResponse(httpx.Response):
+    """An ``httpx.Response`` whose body is already read and whose request and
+    headers are built lazily.
+
+    Building an ``httpx.Request`` (URL parsing, header normalising) and
+    ``httpx.Headers`` costs as much as the HTTP exchange itself on a fast
+    network, and most providers look at neither on success, so both are made
+    on first access. The instance carries every attribute
+    ``httpx.Response.__init__`` sets (a test keeps that true across httpx
+    versions), so every ``httpx.Response`` method works on it.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        raw_headers: Any,
+        content: bytes,
+        request_factory: RequestFactory | None,
+        elapsed: float,
+        *,
+        encoded: bool = False,
+    ) -> None:
+        # Not super().__init__: it would build the headers and read the stream.
+        attributes = self.__dict__
+        attributes["status_code"] = status_code
+        attributes["_raw_headers"] = raw_headers
+        attributes["_headers"] = None
+        attributes["_request_value"] = None
+        attributes["_request_factory"] = request_factory
+        attributes["next_request"] = None
+        attributes["extensions"] = {"http_version": b"HTTP/1.1"}
+        attributes["history"] = []
+        attributes["default_encoding"] = "utf-8"
+        attributes["stream"] = httpx.ByteStream(content)
+        attributes["_num_bytes_downloaded"] = 0
+        attributes["_elapsed"] = dt.timedelta(seconds=elapsed)
+        if encoded:
+            attributes["is_closed"] = False
+            attributes["is_stream_consumed"] = False
+            self.read()  # httpx undoes gzip/deflate/br exactly as it always does
+        else:
+            attributes["_content"] = content
+            attributes["is_closed"] = True
+            attributes["is_stream_consumed"] = True
+
+    @property
+    def headers(self) -> httpx.Headers:
+        headers: httpx.Headers | None = self.__dict__["_headers"]
+        if headers is None:
+            headers = self.__dict__["_headers"] = httpx.Headers(self.__dict__["_raw_headers"])
+        return headers
+
+    @headers.setter
+    def headers(self, value: httpx.Headers) -> None:
+        self.__dict__["_headers"] = value
+
+    # httpx reads ``self._request`` directly (raise_for_status, stream
+    # contexts), so the lazy slot is the private name itself.
+    @property
+    def _request(self) -> httpx.Request | None:
+        request: httpx.Request | None = self.__dict__["_request_value"]
+        if request is None:
+            factory = self.__dict__["_request_factory"]
+            if factory is not None:
+                request = self.__dict__["_request_value"] = factory()
+                self.__dict__["_request_factory"] = None
+        return request
+
+    @_request.setter
+    def _request(self, value: httpx.Request | None) -> None:
+        self.__dict__["_request_value"] = value
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -46,52 +152,89 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session = session
         return session
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self._get_session()
-        timeouts = request.extensions.get("timeout", {})
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=_seconds(timeouts.get("pool")),
-            sock_connect=_seconds(timeouts.get("connect")),
-            sock_read=_seconds(timeouts.get("read")),
-        )
-        headers = [(key.decode("latin-1"), value.decode("latin-1")) for key, value in request.headers.raw]
-        body = await request.aread()
+    async def _exchange(
+        self,
+        method: str,
+        url: URL,
+        headers: CIMultiDict[str],
+        body: bytes | None,
+        limits: aiohttp.ClientTimeout,
+        request_factory: RequestFactory,
+    ) -> tuple[int, Any, bytes, float, bool]:
+        """One exchange: (status, raw headers, raw body, seconds, whether the body is
+        Content-Encoded); raises httpx's exceptions."""
+        session = self._session
+        if session is None or session.closed:
+            session = self._get_session()
+        started = time.perf_counter()
         try:
             async with session.request(
-                request.method,
-                str(request.url),
-                headers=headers,
-                data=body or None,
-                allow_redirects=False,
-                timeout=timeout,
+                method, url, headers=headers, data=body, allow_redirects=False, timeout=limits
             ) as response:
                 content = await response.read()
-                return httpx.Response(
-                    status_code=response.status,
-                    headers=[(key.decode("latin-1"), value.decode("latin-1")) for key, value in response.raw_headers],
-                    content=content,
-                    request=request,
-                    extensions={"http_version": b"HTTP/1.1"},
-                )
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
-        except aiohttp.ServerTimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "read timed out", request=request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise httpx.RemoteProtocolError(str(exc) or "server disconnected", request=request) from exc
-        except aiohttp.ClientPayloadError as exc:
-            raise httpx.ReadError(str(exc), request=request) from exc
-        except aiohttp.ClientOSError as exc:
-            raise httpx.ReadError(str(exc), request=request) from exc
-        except aiohttp.ClientResponseError as exc:
-            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
-        except TimeoutError as exc:
-            raise httpx.ReadTimeout("timed out", request=request) from exc
+                encoded = "Content-Encoding" in response.headers
+                return response.status, response.raw_headers, content, time.perf_counter() - started, encoded
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _httpx_error(exc, request_factory) from exc
+
+    async def send(
+        self,
+        method: str,
+        url: URL,
+        headers: CIMultiDict[str],
+        body: bytes | None,
+        limits: aiohttp.ClientTimeout,
+        request_factory: RequestFactory,
+    ) -> FastResponse:
+        """The short path: one exchange, an already-read response. ``request_factory``
+        builds the ``httpx.Request`` only if the response or an error needs one."""
+        status, raw_headers, content, elapsed, encoded = await self._exchange(
+            method, url, headers, body, limits, request_factory
+        )
+        return FastResponse(status, raw_headers, content, request_factory, elapsed, encoded=encoded)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        headers: CIMultiDict[str] = CIMultiDict(
+            (key.decode("latin-1"), value.decode("latin-1")) for key, value in request.headers.raw
+        )
+        body = await request.aread()
+        status, raw_headers, content, _, _ = await self._exchange(
+            request.method,
+            URL(str(request.url), encoded=True),
+            headers,
+            body or None,
+            timeout_from_httpx(request.extensions.get("timeout", {})),
+            lambda: request,
+        )
+        # The client reads, decodes and times this response itself.
+        return httpx.Response(
+            status_code=status,
+            headers=raw_headers,
+            stream=httpx.ByteStream(content),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
+
+
+def _httpx_error(exc: BaseException, request_factory: RequestFactory) -> httpx.HTTPError:
+    """The httpx exception for an aiohttp failure, by whether the request may have arrived."""
+    text = str(exc)
+    request = request_factory() if request_factory is not None else None
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(text or "connect timed out", request=request)
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return httpx.ReadTimeout(text or "read timed out", request=request)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return httpx.ConnectError(text, request=request)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return httpx.RemoteProtocolError(text or "server disconnected", request=request)
+    if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientOSError)):
+        return httpx.ReadError(text, request=request)
+    if isinstance(exc, TimeoutError):
+        return httpx.ReadTimeout("timed out", request=request)
+    return httpx.RemoteProtocolError(text or type(exc).__name__, request=request)

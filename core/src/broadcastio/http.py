@@ -9,14 +9,18 @@ Retry-After parsing. Providers subclass :class:`HttpProvider` and call
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.utils
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import msgspec
+from multidict import CIMultiDict
+from yarl import URL
 
-from broadcastio._aiohttp_transport import AiohttpTransport
+from broadcastio._aiohttp_transport import AiohttpTransport, FastResponse, client_timeout
 from broadcastio._errors import ConfigurationError, ErrorClass, ErrorCode
 from broadcastio._models import DeliveryError
 from broadcastio._provider import Provider
@@ -24,6 +28,7 @@ from broadcastio._retry import RetryPolicy
 
 __all__ = [
     "AiohttpTransport",
+    "FastResponse",
     "HttpProvider",
     "error_from_http_exception",
     "error_from_status",
@@ -32,6 +37,9 @@ __all__ = [
 ]
 
 _MAX_RETRY_AFTER = 24 * 3600.0
+_FAST_KWARGS = frozenset({"content", "json", "headers", "timeout"})
+_URL_CACHE_SIZE = 256
+_json_encode = msgspec.json.encode
 
 
 def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
@@ -148,7 +156,9 @@ class HttpProvider(Provider):
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"provider {name!r}: base_url must start with http:// or https://, got {base_url!r}")
+            raise ConfigurationError(
+                f"provider {name!r}: base_url must start with http:// or https://, got {base_url!r}"
+            )
         if timeout <= 0:
             raise ConfigurationError(f"provider {name!r}: timeout must be > 0, got {timeout}")
         self.name = name
@@ -156,6 +166,11 @@ class HttpProvider(Provider):
         self.base_url = base_url
         self.timeout = timeout
         self.retry_policy = retry_policy
+        # The short path needs the aiohttp transport and an auth it can precompute.
+        fast = transport is None and (auth is None or isinstance(auth, tuple))
+        self._transport: AiohttpTransport | None = (
+            AiohttpTransport(max_connections=max_connections) if transport is None else None
+        )
         self._client_options: dict[str, Any] = {
             "base_url": base_url,
             "timeout": timeout,
@@ -163,25 +178,114 @@ class HttpProvider(Provider):
             "headers": headers,
             "auth": auth,
             "max_connections": max_connections,
-            "transport": transport,
+            "transport": transport or self._transport,
         }
         self._client: httpx.AsyncClient | None = None
+        self._fast = fast
+        self._fast_headers: CIMultiDict[str] | None = None
+        self._fast_timeout = client_timeout(
+            timeout, connect_timeout if connect_timeout is not None else timeout, timeout
+        )
+        self._urls: dict[str, URL | None] = {}
 
     @property
     def client(self) -> httpx.AsyncClient:
-        """The provider's pooled client, created on first use."""
+        """The provider's pooled client, created on first use.
+
+        It shares the connection pool of :meth:`request`'s short path.
+        """
         if self._client is None:
             self._client = make_client(**self._client_options)
         return self._client
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response | DeliveryError:
-        """Send one request; network failures come back as a classified error."""
+        """Send one request; network failures come back as a classified error.
+
+        Takes ``httpx.AsyncClient.request``'s arguments. Plain requests
+        (``content=``, ``json=``, ``headers=``, ``timeout=``) on the default
+        transport skip httpx's client machinery and go straight to aiohttp;
+        anything else goes through :attr:`client`. Both return an
+        ``httpx.Response`` and send the same headers.
+        """
         try:
+            if self._fast and kwargs.keys() <= _FAST_KWARGS:
+                target = self._fast_url(url)
+                if target is not None:
+                    return await self._send_fast(method, url, target, **kwargs)
             return await self.client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
             return error_from_http_exception(exc)
+
+    def _fast_url(self, url: str) -> URL | None:
+        """The absolute URL httpx would send ``url`` to (cached), or None to take the slow path."""
+        cached = self._urls.get(url, False)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
+        target: URL | None = None
+        if isinstance(url, str):
+            merged = self.client.build_request("GET", url).url  # httpx's own base_url merging
+            if merged.scheme in ("http", "https") and merged.host:
+                target = URL(str(merged), encoded=True)
+        if len(self._urls) >= _URL_CACHE_SIZE:
+            self._urls.clear()
+        self._urls[url] = target
+        return target
+
+    def _default_headers(self) -> CIMultiDict[str]:
+        headers = self._fast_headers
+        if headers is None:
+            client = self.client  # its default headers, exactly as the slow path sends them
+            headers = CIMultiDict((key.decode("latin-1"), value.decode("latin-1")) for key, value in client.headers.raw)
+            auth = self._client_options["auth"]
+            if isinstance(auth, tuple):
+                username, password = auth
+                token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+                headers["Authorization"] = f"Basic {token}"
+            self._fast_headers = headers
+        return headers
+
+    async def _send_fast(
+        self,
+        method: str,
+        url: str,
+        target: URL,
+        *,
+        content: Any = None,
+        json: Any = None,
+        headers: Mapping[Any, Any] | None = None,
+        timeout: Any = httpx.USE_CLIENT_DEFAULT,  # noqa: ASYNC109 (httpx's argument)
+    ) -> httpx.Response:
+        if isinstance(content, str):
+            content = content.encode()
+        elif content is not None and not isinstance(content, bytes):
+            return await self.client.request(method, url, content=content, json=json, headers=headers, timeout=timeout)
+        merged = CIMultiDict(self._default_headers())
+        if json is not None and content is None:
+            content = _json_encode(json)
+            if "Content-Type" not in merged:
+                merged["Content-Type"] = "application/json"
+        if headers:
+            for key, value in headers.items():
+                if not isinstance(key, str) or not isinstance(value, str):
+                    return await self.client.request(method, url, content=content, headers=headers, timeout=timeout)
+            merged.update(headers)
+        if timeout is httpx.USE_CLIENT_DEFAULT:
+            client_to = self._fast_timeout
+        else:
+            spec = httpx.Timeout(timeout)
+            client_to = client_timeout(spec.pool, spec.connect, spec.read)
+        assert self._transport is not None
+        body = content
+
+        def build_request() -> httpx.Request:
+            return httpx.Request(method, str(target), headers=list(merged.items()), content=body)
+
+        response: FastResponse = await self._transport.send(method, target, merged, body, client_to, build_request)
+        return response
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+        elif self._transport is not None:
+            await self._transport.aclose()
