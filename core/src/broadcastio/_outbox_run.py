@@ -17,7 +17,16 @@ from typing import Any
 
 from broadcastio._errors import ConfigurationError, InvalidMessageError, UsageError
 from broadcastio._models import DeliveryResult, Message
-from broadcastio._outbox_store import claim_open, journal_chunk, mark_final, mark_sending, release, renew
+from broadcastio._outbox_store import (
+    claim_open,
+    finish_and_start,
+    journal_chunk,
+    mark_all_final,
+    mark_final,
+    mark_sending,
+    release,
+    renew,
+)
 from broadcastio._routing import ProviderSlot
 from broadcastio.outbox import Outbox
 
@@ -61,6 +70,7 @@ class _Run:
         self.held: set[int] = set()  # rows this run has claimed and not finished
         self.failure: list[BaseException] = []
         self.finished = False
+        self.unrecorded: dict[int, DeliveryResult] = {}  # delivered, outcome not committed yet
 
     def lease_until(self) -> tuple[float, float]:
         now = self.outbox.now()
@@ -77,9 +87,16 @@ class _Run:
         return False
 
     async def worker(self) -> None:
-        writer, owner = self.writer, self.owner
+        """Send rows one at a time. A row's outcome is committed together with
+        the ``sending`` mark of the worker's next row when one is waiting, so
+        each message costs one round trip to the writer, not two."""
+        writer, owner, route = self.writer, self.owner, self.route
+        carry: tuple[int, DeliveryResult] | None = None  # delivered, outcome not committed yet
         try:
             while not self.failure:
+                if carry is not None and self.work.empty():
+                    await self.record(carry)
+                    carry = None
                 item = await self.work.get()
                 if item is _DONE:
                     break
@@ -88,16 +105,35 @@ class _Run:
                     continue
                 row_id, message = item
                 now, until = self.lease_until()
-                if not await writer.submit(mark_sending, row_id, owner, now, until, self.route):
+                if carry is None:
+                    claimed = await writer.submit(mark_sending, row_id, owner, now, until, route)
+                else:
+                    done_id, done = carry
+                    claimed = await writer.submit(finish_and_start, done_id, done, now, row_id, owner, until, route)
+                    carry = None
+                    self.recorded(done_id)
+                    await self.results.put(done)
+                if not claimed:
                     self.held.discard(row_id)  # another run took it over; it reports the row
                     continue
                 result = await self.deliver(message, self.slots)
-                await writer.submit(mark_final, row_id, result, self.outbox.now())
-                self.held.discard(row_id)
-                await self.results.put(result)
+                carry = (row_id, result)
+                self.unrecorded[row_id] = result
+            if carry is not None:
+                await self.record(carry)
         except Exception as exc:
             self.failure.append(exc)
         await self.results.put(_DONE)  # not when cancelled: nobody reads results any more
+
+    async def record(self, outcome: tuple[int, DeliveryResult]) -> None:
+        row_id, result = outcome
+        await self.writer.submit(mark_final, row_id, result, self.outbox.now())
+        self.recorded(row_id)
+        await self.results.put(result)
+
+    def recorded(self, row_id: int) -> None:
+        self.unrecorded.pop(row_id, None)
+        self.held.discard(row_id)
 
     async def heartbeat(self) -> None:
         """Renew this run's leases well before they expire (real time, not the orchestrator's clock)."""
@@ -143,7 +179,10 @@ class _Run:
             await asyncio.gather(*workers, *helpers, return_exceptions=True)
             if not self.finished or self.held:
                 self.held = set()
+                outcomes, self.unrecorded = list(self.unrecorded.items()), {}
                 with contextlib.suppress(Exception):
+                    if outcomes:  # delivered before the stop: record them, not "unknown"
+                        await self.writer.submit(mark_all_final, outcomes, self.outbox.now())
                     await self.writer.submit(release, self.owner, self.outbox.now())
 
 

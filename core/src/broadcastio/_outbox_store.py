@@ -28,6 +28,8 @@ __all__ = [
     "claim_open",
     "create_schema",
     "journal_chunk",
+    "finish_and_start",
+    "mark_all_final",
     "mark_final",
     "mark_sending",
     "release",
@@ -276,6 +278,27 @@ def mark_final(conn: sqlite3.Connection, row_id: int, result: DeliveryResult, no
             row_id,
         ),
     )
+
+
+def finish_and_start(
+    conn: sqlite3.Connection,
+    done_id: int,
+    result: DeliveryResult,
+    now: float,
+    next_id: int,
+    owner: str,
+    lease_until: float,
+    route: str,
+) -> bool:
+    """Record one outcome and mark the same worker's next row ``sending``: one round trip, not two."""
+    mark_final(conn, done_id, result, now)
+    return mark_sending(conn, next_id, owner, now, lease_until, route)
+
+
+def mark_all_final(conn: sqlite3.Connection, outcomes: Sequence[tuple[int, DeliveryResult]], now: float) -> None:
+    """Record outcomes a stopping run had not written yet."""
+    for row_id, result in outcomes:
+        mark_final(conn, row_id, result, now)
 
 
 def renew(conn: sqlite3.Connection, row_ids: Iterable[int], owner: str, lease_until: float) -> None:
