@@ -6,9 +6,13 @@ Everything runs against real aiohttp servers on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gzip
-from collections.abc import Iterator
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -304,3 +308,215 @@ class TestClassification:
         now = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
         assert parse_retry_after("Thu, 01 Jan 2026 12:00:30 GMT", now=now) == 30.0
         assert parse_retry_after("Thu, 01 Jan 2026 11:00:00 GMT", now=now) == 0.0
+
+
+@contextlib.contextmanager
+def raw_server(handler: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A blocking TCP server on 127.0.0.1 that hands each connection to ``handler`` in a thread."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=_serve_one, args=(handler, conn), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def _serve_one(handler: Callable[[socket.socket], None], conn: socket.socket) -> None:
+    with conn:
+        conn.settimeout(5)
+        try:
+            handler(conn)
+        except OSError:
+            pass
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return head
+
+
+class TestLeanClientEdges:
+    async def test_head_and_204_have_no_body(self, echo: tuple[Echo, str]) -> None:
+        """HEAD answers and 204s are complete without a body, and the connection is reused."""
+        _, base_url = echo
+        provider = _provider(base_url)
+        try:
+            head = await provider.request("HEAD", "/x")
+            after = await provider.request("GET", "/x")
+        finally:
+            await provider.aclose()
+        assert isinstance(head, httpx.Response)
+        assert head.status_code == 200
+        assert head.content == b""
+        assert isinstance(after, httpx.Response)
+        assert after.json() == {"id": "ok-1"}
+
+    async def test_idle_connection_closed_by_server(self) -> None:
+        """A keep-alive connection the server closed while idle is not reused."""
+
+        def handler(conn: socket.socket) -> None:
+            _read_request(conn)
+            conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+            time.sleep(0.05)  # then close: the server's keep-alive timeout
+
+        with raw_server(handler) as base_url:
+            provider = _provider(base_url)
+            try:
+                first = await provider.request("POST", "/a", content=b"1")
+                await asyncio.sleep(0.3)
+                second = await provider.request("POST", "/a", content=b"2")
+            finally:
+                await provider.aclose()
+        assert isinstance(first, httpx.Response)
+        assert first.status_code == 204
+        assert isinstance(second, httpx.Response), second
+        assert second.status_code == 204
+
+    async def test_body_until_close(self) -> None:
+        """A response without Content-Length ends when the server closes; 1xx answers are skipped."""
+
+        def handler(conn: socket.socket) -> None:
+            _read_request(conn)
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-A: 1\r\n\r\nhello ")
+            conn.sendall(b"world")
+
+        with raw_server(handler) as base_url:
+            provider = _provider(base_url)
+            try:
+                response = await provider.request("POST", "/a", content=b"x")
+            finally:
+                await provider.aclose()
+        assert isinstance(response, httpx.Response)
+        assert response.content == b"hello world"
+        assert response.headers["x-a"] == "1"
+
+    @pytest.mark.parametrize(
+        "answer",
+        [b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", b"garbage\r\n\r\n", b""],
+    )
+    async def test_broken_answers_are_ambiguous(self, answer: bytes) -> None:
+        """A cut or malformed answer after the request was sent may mean it was delivered."""
+
+        def handler(conn: socket.socket) -> None:
+            _read_request(conn)
+            conn.sendall(answer)
+
+        with raw_server(handler) as base_url:
+            provider = _provider(base_url)
+            try:
+                error = await provider.request("POST", "/a", content=b"x")
+            finally:
+                await provider.aclose()
+        assert not isinstance(error, httpx.Response)
+        assert error.error_class is ErrorClass.AMBIGUOUS
+
+    async def test_pool_timeout_is_transient(self, echo: tuple[Echo, str]) -> None:
+        """Waiting too long for a free connection sent nothing."""
+        _, base_url = echo
+        provider = _provider(base_url, max_connections=1)
+        try:
+            slow = asyncio.ensure_future(provider.request("POST", "/slow", content=b"x"))
+            await asyncio.sleep(0.1)
+            error = await provider.request("POST", "/x", content=b"y", timeout=httpx.Timeout(5.0, pool=0.05))
+            await slow
+        finally:
+            await provider.aclose()
+        assert not isinstance(error, httpx.Response)
+        assert error.error_class is ErrorClass.TRANSIENT
+
+    async def test_cancelled_request_frees_its_connection(self, echo: tuple[Echo, str]) -> None:
+        """Cancelling mid-exchange closes that connection and frees the slot."""
+        _, base_url = echo
+        provider = _provider(base_url, max_connections=1)
+        try:
+            slow = asyncio.ensure_future(provider.request("POST", "/slow", content=b"x"))
+            await asyncio.sleep(0.1)
+            slow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await slow
+            response = await provider.request("GET", "/x", timeout=2.0)
+        finally:
+            await provider.aclose()
+        assert isinstance(response, httpx.Response)
+        assert response.status_code == 200
+
+    async def test_header_injection_is_refused_before_sending(self, echo: tuple[Echo, str]) -> None:
+        """CR/LF in a header is a permanent failure and nothing reaches the server."""
+        sink, base_url = echo
+        provider = _provider(base_url)
+        try:
+            error = await provider.request("POST", "/x", content=b"x", headers={"X-A": "a\r\nX-Injected: 1"})
+        finally:
+            await provider.aclose()
+        assert not isinstance(error, httpx.Response)
+        assert error.error_class is ErrorClass.PERMANENT
+        assert sink.seen == []
+
+
+async def test_https_with_verified_certificate() -> None:
+    """The lean client speaks TLS and verifies the server's certificate."""
+    import ssl
+
+    import trustme
+    from broadcastio._h1client import H1Client
+    from multidict import CIMultiDict
+    from yarl import URL
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    authority.configure_trust(client_context)
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="secure")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    trusting = H1Client(ssl_context=client_context)
+    default = H1Client()  # does not trust the test CA
+    url = URL(f"https://127.0.0.1:{port}/")
+    try:
+        status, _, _, body, _ = await trusting.send("GET", url, CIMultiDict(), None, (5, 5, 5), lambda: None)  # type: ignore[arg-type,return-value]
+        with pytest.raises(httpx.ConnectError):
+            await default.send("GET", url, CIMultiDict(), None, (5, 5, 5), lambda: None)  # type: ignore[arg-type,return-value]
+    finally:
+        await trusting.aclose()
+        await default.aclose()
+        await runner.cleanup()
+    assert status == 200
+    assert body == b"secure"

@@ -74,6 +74,7 @@ class FastResponse(httpx.Response):
         elapsed: float,
         *,
         encoded: bool = False,
+        reason: bytes | None = None,
     ) -> None:
         # Not super().__init__: it would build the headers and read the stream.
         attributes = self.__dict__
@@ -83,7 +84,9 @@ class FastResponse(httpx.Response):
         attributes["_request_value"] = None
         attributes["_request_factory"] = request_factory
         attributes["next_request"] = None
-        attributes["extensions"] = {"http_version": b"HTTP/1.1"}
+        attributes["extensions"] = (
+            {"http_version": b"HTTP/1.1"} if reason is None else {"http_version": b"HTTP/1.1", "reason_phrase": reason}
+        )
         attributes["history"] = []
         attributes["default_encoding"] = "utf-8"
         attributes["stream"] = httpx.ByteStream(content)

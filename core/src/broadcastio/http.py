@@ -20,8 +20,9 @@ import msgspec
 from multidict import CIMultiDict
 from yarl import URL
 
-from broadcastio._aiohttp_transport import AiohttpTransport, FastResponse, client_timeout
+from broadcastio._aiohttp_transport import AiohttpTransport, FastResponse
 from broadcastio._errors import ConfigurationError, ErrorClass, ErrorCode
+from broadcastio._h1client import H1Client, Limits
 from broadcastio._models import DeliveryError
 from broadcastio._provider import Provider
 from broadcastio._retry import RetryPolicy
@@ -102,7 +103,7 @@ def error_from_http_exception(exc: httpx.HTTPError) -> DeliveryError:
         return DeliveryError.transient(ErrorCode.CONNECTION_FAILED, text)
     if isinstance(exc, httpx.TimeoutException):
         return DeliveryError.ambiguous(ErrorCode.TIMEOUT, text)
-    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+    if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
         return DeliveryError.permanent(ErrorCode.REJECTED, text)
     return DeliveryError(code=ErrorCode.CONNECTION_FAILED, message=text, error_class=ErrorClass.AMBIGUOUS)
 
@@ -171,6 +172,7 @@ class HttpProvider(Provider):
         self._transport: AiohttpTransport | None = (
             AiohttpTransport(max_connections=max_connections) if transport is None else None
         )
+        self._h1 = H1Client(max_connections=max_connections) if fast else None
         self._client_options: dict[str, Any] = {
             "base_url": base_url,
             "timeout": timeout,
@@ -183,9 +185,7 @@ class HttpProvider(Provider):
         self._client: httpx.AsyncClient | None = None
         self._fast = fast
         self._fast_headers: CIMultiDict[str] | None = None
-        self._fast_timeout = client_timeout(
-            timeout, connect_timeout if connect_timeout is not None else timeout, timeout
-        )
+        self._fast_limits: Limits = (timeout, connect_timeout if connect_timeout is not None else timeout, timeout)
         self._urls: dict[str, URL | None] = {}
 
     @property
@@ -270,18 +270,21 @@ class HttpProvider(Provider):
                     return await self.client.request(method, url, content=content, headers=headers, timeout=timeout)
             merged.update(headers)
         if timeout is httpx.USE_CLIENT_DEFAULT:
-            client_to = self._fast_timeout
+            limits = self._fast_limits
         else:
             spec = httpx.Timeout(timeout)
-            client_to = client_timeout(spec.pool, spec.connect, spec.read)
-        assert self._transport is not None
+            limits = (spec.pool, spec.connect, spec.read)
+        assert self._h1 is not None
         body = content
 
         def build_request() -> httpx.Request:
             return httpx.Request(method, str(target), headers=list(merged.items()), content=body)
 
-        response: FastResponse = await self._transport.send(method, target, merged, body, client_to, build_request)
-        return response
+        status, reason, raw_headers, data, elapsed = await self._h1.send(
+            method, target, merged, body, limits, build_request
+        )
+        encoded = any(name.lower() == b"content-encoding" for name, _ in raw_headers)
+        return FastResponse(status, raw_headers, data, build_request, elapsed, encoded=encoded, reason=reason)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
@@ -289,3 +292,5 @@ class HttpProvider(Provider):
             await client.aclose()
         elif self._transport is not None:
             await self._transport.aclose()
+        if self._h1 is not None:
+            await self._h1.aclose()
