@@ -183,6 +183,7 @@ class TestResume:
         assert outbox.add(messages(600)) == 600
         assert outbox.add(messages(600)) == 0
         assert outbox.status() == OutboxStatus(pending=600, total=600)
+        assert all(row.owner is None and row.next_attempt_at is None for row in outbox.rows())
         provider = FakeProvider(keep=0)
         orchestrator = make_orchestrator([provider])
         results = await collect(orchestrator.aresume(outbox, concurrency=16))

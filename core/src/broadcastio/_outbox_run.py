@@ -76,15 +76,17 @@ class _Run:
         now = self.outbox.now()
         return now, now + self.lease
 
-    async def accept(self, decision: tuple[str, Any, Any], message: Message | None) -> bool:
-        """Queue one decision for the workers; False when the message needs no work."""
+    def hold(self, decisions: Sequence[tuple[str, Any, Any]]) -> None:
+        """Note the rows just claimed, so their leases are renewed while they wait in the queue."""
+        self.held.update(value for kind, value, _ in decisions if kind == "send")
+
+    async def accept(self, decision: tuple[str, Any, Any], message: Message | None) -> None:
+        """Queue one decision for the workers: a row to send, or a result to pass through."""
         kind, value, stored = decision
         if kind == "send":
-            self.held.add(value)
             await self.work.put((value, stored if stored is not None else message))
-            return True
-        await self.work.put(value)  # a stored or busy result, passed through
-        return False
+        else:
+            await self.work.put(value)  # a stored or busy result
 
     async def worker(self) -> None:
         """Send rows one at a time. A row's outcome is committed together with
@@ -240,6 +242,7 @@ async def outbox_broadcast(
             index += len(chunk)
             now, until = run.lease_until()
             decisions = await run.writer.submit(journal_chunk, chunk, run.owner, now, until, idempotent)
+            run.hold(decisions)
             for message, decision in zip(chunk, decisions, strict=True):
                 await run.accept(decision, message)
 
@@ -277,6 +280,7 @@ async def outbox_resume(
             after, decisions = await run.writer.submit(claim_open, after, CHUNK, run.owner, now, until, idempotent)
             if not decisions:
                 return
+            run.hold(decisions)
             for decision in decisions:
                 if decision[0] != "busy":
                     await run.accept(decision, None)

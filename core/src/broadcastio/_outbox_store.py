@@ -139,9 +139,9 @@ def _busy(row: Sequence[Any]) -> Decision:
 def _decide(
     conn: sqlite3.Connection,
     row: Sequence[Any],
-    owner: str,
+    owner: str | None,
     now: float,
-    lease_until: float,
+    lease_until: float | None,
     idempotent: frozenset[str],
 ) -> Decision:
     """Claim ``row`` for sending, or say why not (runs in the writer's transaction)."""
@@ -177,9 +177,9 @@ def _decide(
 def journal_chunk(
     conn: sqlite3.Connection,
     messages: Sequence[Message],
-    owner: str,
+    owner: str | None,
     now: float,
-    lease_until: float,
+    lease_until: float | None,
     idempotent: frozenset[str],
 ) -> list[Decision]:
     """Journal new messages as ``pending`` rows leased to ``owner``; decide about known ones.
@@ -196,6 +196,8 @@ def journal_chunk(
         for row in conn.execute(f"SELECT {_ROW_COLUMNS} FROM outbox WHERE idempotency_key IN ({marks})", part):
             known[row[1]] = row
     decisions: list[Decision] = []
+    fresh: dict[str, int] = {}  # new key -> its position in ``decisions``
+    new_rows: list[tuple[Any, ...]] = []
     insert = (
         "INSERT INTO outbox (idempotency_key, state, owner, next_attempt_at, reference_id, created_at, "
         "updated_at, message) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?)"
@@ -210,12 +212,29 @@ def journal_chunk(
             known[key] = (*row[:3], owner, lease_until, *row[5:])  # a second copy in this chunk is busy
             decisions.append(decision)
             continue
-        cursor = conn.execute(
-            insert, (key, owner, lease_until, message.metadata.reference_id, now, now, encode_message(message))
-        )
-        row_id = cursor.lastrowid
-        known[key] = (row_id, key, "pending", owner, lease_until, None, message.metadata.reference_id) + (None,) * 5
-        decisions.append(("send", row_id, None))
+        if key in fresh:  # the same new key twice in one chunk: the first copy is being sent
+            decisions.append(_busy((None, key, None, None, None, None, message.metadata.reference_id)))
+            continue
+        fresh[key] = len(decisions)
+        reference_id = message.metadata.reference_id
+        new_rows.append((key, owner, lease_until, reference_id, now, now, encode_message(message)))
+        decisions.append(("send", 0, None))  # the row id is known after the insert
+    if new_rows:
+        base = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+        conn.executemany(insert, new_rows)
+        # Without AUTOINCREMENT, SQLite numbers new rows max(id)+1, +2, ... and this
+        # transaction is the only writer; check it rather than trust it.
+        if conn.execute("SELECT max(id) FROM outbox").fetchone()[0] == base + len(new_rows):
+            ids = {row[0]: base + 1 + offset for offset, row in enumerate(new_rows)}
+        else:
+            ids = {}
+            for start in range(0, len(new_rows), 500):
+                part = [row[0] for row in new_rows[start : start + 500]]
+                marks = ",".join("?" * len(part))
+                query = f"SELECT idempotency_key, id FROM outbox WHERE idempotency_key IN ({marks})"
+                ids.update(conn.execute(query, part).fetchall())
+        for key, position in fresh.items():
+            decisions[position] = ("send", ids[key], None)
     return decisions
 
 
@@ -248,36 +267,73 @@ def claim_open(
     return (rows[-1][0] if rows else after_id), decisions
 
 
+_SENDING_SQL = (
+    "UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?, route = ?, "
+    "updated_at = ? WHERE id = ? AND owner = ?"
+)
+_FINAL_SQL = (
+    "UPDATE outbox SET state = ?, owner = NULL, next_attempt_at = NULL, provider = ?, provider_message_id = ?, "
+    "error_code = ?, error_class = ?, error_message = ?, updated_at = ? WHERE id = ? AND state != 'sent'"
+)
+_STATE_OF_STATUS = {"delivered": "sent", "failed": "failed", "unknown": "unknown"}
+
+
+def _final_params(row_id: int, result: DeliveryResult, now: float) -> tuple[Any, ...]:
+    error = result.error
+    if error is None:
+        return (
+            _STATE_OF_STATUS[result.status],
+            result.provider,
+            result.provider_message_id,
+            None,
+            None,
+            None,
+            now,
+            row_id,
+        )
+    return (
+        _STATE_OF_STATUS[result.status],
+        result.provider,
+        result.provider_message_id,
+        error.code,
+        error.error_class.value,
+        error.message,
+        now,
+        row_id,
+    )
+
+
+def _still_ours(conn: sqlite3.Connection, claims: Sequence[tuple[int, str]]) -> list[bool]:
+    """Which rows ``mark_sending`` could mark (the rare path: some lease was lost)."""
+    answers = []
+    for row_id, owner in claims:
+        row = conn.execute("SELECT owner, state FROM outbox WHERE id = ?", (row_id,)).fetchone()
+        answers.append(row is not None and row[0] == owner and row[1] == "sending")
+    return answers
+
+
 def mark_sending(conn: sqlite3.Connection, row_id: int, owner: str, now: float, lease_until: float, route: str) -> bool:
     """Mark a claimed row ``sending`` before its provider is called; False if the lease was lost."""
-    cursor = conn.execute(
-        "UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?, route = ?, "
-        "updated_at = ? WHERE id = ? AND owner = ?",
-        (lease_until, route, now, row_id, owner),
+    return conn.execute(_SENDING_SQL, (lease_until, route, now, row_id, owner)).rowcount == 1
+
+
+def _mark_sending_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
+    cursor = conn.executemany(
+        _SENDING_SQL, [(until, route, now, row_id, owner) for row_id, owner, now, until, route in calls]
     )
-    return cursor.rowcount == 1
-
-
-_STATE_OF_STATUS = {"delivered": "sent", "failed": "failed", "unknown": "unknown"}
+    if cursor.rowcount == len(calls):
+        return [True] * len(calls)
+    return _still_ours(conn, [(call[0], call[1]) for call in calls])
 
 
 def mark_final(conn: sqlite3.Connection, row_id: int, result: DeliveryResult, now: float) -> None:
     """Record a delivery's outcome; a row already ``sent`` is never downgraded."""
-    error = result.error
-    conn.execute(
-        "UPDATE outbox SET state = ?, owner = NULL, next_attempt_at = NULL, provider = ?, provider_message_id = ?, "
-        "error_code = ?, error_class = ?, error_message = ?, updated_at = ? WHERE id = ? AND state != 'sent'",
-        (
-            _STATE_OF_STATUS[result.status],
-            result.provider,
-            result.provider_message_id,
-            None if error is None else error.code,
-            None if error is None else error.error_class.value,
-            None if error is None else error.message,
-            now,
-            row_id,
-        ),
-    )
+    conn.execute(_FINAL_SQL, _final_params(row_id, result, now))
+
+
+def _mark_final_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[None]:
+    conn.executemany(_FINAL_SQL, [_final_params(*call) for call in calls])
+    return [None] * len(calls)
 
 
 def finish_and_start(
@@ -293,6 +349,19 @@ def finish_and_start(
     """Record one outcome and mark the same worker's next row ``sending``: one round trip, not two."""
     mark_final(conn, done_id, result, now)
     return mark_sending(conn, next_id, owner, now, lease_until, route)
+
+
+def _finish_and_start_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
+    conn.executemany(_FINAL_SQL, [_final_params(done_id, result, now) for done_id, result, now, *_ in calls])
+    return _mark_sending_many(
+        conn, [(next_id, owner, now, until, route) for _, _, now, next_id, owner, until, route in calls]
+    )
+
+
+# The writer runs many queued calls of these at once with ``executemany``.
+mark_sending.many = _mark_sending_many  # type: ignore[attr-defined]
+mark_final.many = _mark_final_many  # type: ignore[attr-defined]
+finish_and_start.many = _finish_and_start_many  # type: ignore[attr-defined]
 
 
 def mark_all_final(conn: sqlite3.Connection, outcomes: Sequence[tuple[int, DeliveryResult]], now: float) -> None:

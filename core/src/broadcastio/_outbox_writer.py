@@ -113,11 +113,23 @@ class Writer:
         outcomes: list[tuple[Any, bool]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for function, args, _, _ in batch:
+            index = 0
+            while index < len(batch):
+                function = batch[index][0]
+                many = getattr(function, "many", None)
+                end = index + 1
+                if many is not None:  # a run of the same job: one executemany, not many executes
+                    while end < len(batch) and batch[end][0] is function:
+                        end += 1
                 try:
-                    outcomes.append((function(conn, *args), False))
-                except Exception as exc:  # one bad job fails alone; SQLite undid its statement
-                    outcomes.append((exc, True))
+                    if many is not None and end - index > 1:
+                        values = many(conn, [job[1] for job in batch[index:end]])
+                        outcomes.extend((value, False) for value in values)
+                    else:
+                        outcomes.append((function(conn, *batch[index][1]), False))
+                except Exception as exc:  # these jobs fail alone; SQLite undid the failing statement
+                    outcomes.extend((exc, True) for _ in range(end - index))
+                index = end
             conn.execute("COMMIT")
         except Exception as exc:  # the transaction itself failed: nothing of the batch is stored
             if conn.in_transaction:

@@ -250,7 +250,7 @@ class Outbox:
 
         def flush() -> int:
             now = self.now()
-            decisions = self._writer.call(journal_chunk, chunk, self.owner, now, now, frozenset())
+            decisions = self._writer.call(journal_chunk, chunk, None, now, None, frozenset())
             return sum(1 for kind, _, message in decisions if kind == "send" and message is None)
 
         for message in messages:
