@@ -486,7 +486,7 @@ async def test_https_with_verified_certificate() -> None:
     """The lean client speaks TLS and verifies the server's certificate."""
     import ssl
 
-    import trustme
+    trustme = pytest.importorskip("trustme")
     from broadcastio._h1client import H1Client
     from multidict import CIMultiDict
     from yarl import URL
