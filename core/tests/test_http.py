@@ -122,6 +122,16 @@ class TestShortPath:
         assert fast["headers"]["X-Over"] == "request"
         assert fast["headers"]["Authorization"].startswith("Basic ")
 
+    async def test_credentials_in_the_url_become_basic_auth(self, echo: tuple[Echo, str]) -> None:
+        """user:password@ in the URL is sent as Basic auth, as httpx does, never dropped."""
+        sink, base_url = echo
+        provider = _provider(base_url.replace("http://", "http://user:pw@"))
+        try:
+            await provider.request("POST", "/x", content=b"x")
+        finally:
+            await provider.aclose()
+        assert sink.seen[0]["headers"]["Authorization"] == "Basic dXNlcjpwdw=="
+
     async def test_json_body(self, echo: tuple[Echo, str]) -> None:
         """json= is encoded compactly with a JSON content type."""
         sink, base_url = echo

@@ -203,7 +203,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         status, raw_headers, content, _, _ = await self._exchange(
             request.method,
-            URL(str(request.url), encoded=True),
+            URL(str(request.url), encoded=True).with_user(None),  # httpx sent any credentials as a header
             headers,
             body or None,
             timeout_from_httpx(request.extensions.get("timeout", {})),

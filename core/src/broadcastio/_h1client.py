@@ -32,7 +32,7 @@ Limits = tuple[float | None, float | None, float | None]
 """(pool, connect, read) timeouts in seconds; None waits for ever."""
 
 _MAX_HEAD = 64 * 1024
-_KEEPALIVE = 15.0  # seconds an idle connection is kept (servers often close at 5-75 s)
+_KEEPALIVE = 5.0  # seconds an idle connection is kept, as httpx does (servers close at 2-75 s)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BODYLESS = frozenset({204, 304})
 

@@ -224,7 +224,7 @@ class HttpProvider(Provider):
         target: URL | None = None
         if isinstance(url, str):
             merged = self.client.build_request("GET", url).url  # httpx's own base_url merging
-            if merged.scheme in ("http", "https") and merged.host:
+            if merged.scheme in ("http", "https") and merged.host and not merged.userinfo:
                 target = URL(str(merged), encoded=True)
         if len(self._urls) >= _URL_CACHE_SIZE:
             self._urls.clear()
