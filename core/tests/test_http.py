@@ -411,6 +411,34 @@ class TestLeanClientEdges:
         assert isinstance(second, httpx.Response), second
         assert second.status_code == 204
 
+    @pytest.mark.parametrize(("method", "retried"), [("GET", True), ("POST", False)])
+    async def test_reused_connection_closed_before_answer(self, method: str, retried: bool) -> None:
+        """A kept-alive connection closed as it is reused: idempotent requests go again, POSTs do not."""
+        connections: list[int] = []
+
+        def handler(conn: socket.socket) -> None:
+            connections.append(1)
+            _read_request(conn)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            if len(connections) == 1:
+                _read_request(conn)  # the second request on this connection: close, no answer
+
+        with raw_server(handler) as base_url:
+            provider = _provider(base_url)
+            try:
+                first = await provider.request(method, "/a", content=b"x")
+                second = await provider.request(method, "/a", content=b"y")
+            finally:
+                await provider.aclose()
+        assert isinstance(first, httpx.Response)
+        if retried:
+            assert isinstance(second, httpx.Response), second
+            assert second.content == b"ok"
+            assert len(connections) == 2
+        else:
+            assert not isinstance(second, httpx.Response)
+            assert second.error_class is ErrorClass.AMBIGUOUS
+
     async def test_body_until_close(self) -> None:
         """A response without Content-Length ends when the server closes; 1xx answers are skipped."""
 

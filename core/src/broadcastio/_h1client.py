@@ -20,7 +20,6 @@ import collections
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 from multidict import CIMultiDict
@@ -31,10 +30,14 @@ __all__ = ["H1Client", "Limits"]
 Limits = tuple[float | None, float | None, float | None]
 """(pool, connect, read) timeouts in seconds; None waits for ever."""
 
+_Answer = tuple[int, bytes, list[tuple[bytes, bytes]], bytes, bool]
+"""status, reason, raw headers, body, whether the connection may be reused"""
+
 _MAX_HEAD = 64 * 1024
-_KEEPALIVE = 5.0  # seconds an idle connection is kept, as httpx does (servers close at 2-75 s)
+_KEEPALIVE = 4.0  # seconds an idle connection is kept: under the 5 s many servers (Node, uvicorn) use
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _BODYLESS = frozenset({204, 304})
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
 class _Connection(asyncio.Protocol):
@@ -44,8 +47,9 @@ class _Connection(asyncio.Protocol):
         self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
-        self.waiter: asyncio.Future[tuple[int, bytes, list[tuple[bytes, bytes]], bytes, bool]] | None = None
+        self.waiter: asyncio.Future[_Answer] | None = None
         self.closed = False
+        self.received = False
         self.idle_since = 0.0
         self.last_read = 0.0
         self._head: tuple[int, bytes, list[tuple[bytes, bytes]], bool] | None = None
@@ -65,6 +69,7 @@ class _Connection(asyncio.Protocol):
             self.close()  # bytes nobody asked for: the connection cannot be trusted
             return
         self.buffer += data
+        self.received = True
         self.last_read = self.loop.time()
         try:
             self._parse()
@@ -82,8 +87,9 @@ class _Connection(asyncio.Protocol):
 
     # --- requests ----------------------------------------------------------------
 
-    def start(self, data: bytes, head_request: bool) -> asyncio.Future[Any]:
+    def start(self, data: bytes, head_request: bool) -> asyncio.Future[_Answer]:
         self.buffer.clear()
+        self.received = False
         self._head = None
         self._chunks = []
         self._pos = 0
@@ -255,20 +261,24 @@ class H1Client:
         connection: _Connection | None = None
         try:
             connection = self._idle_connection(key, loop)
+            reused = connection is not None
             if connection is None:
-                connection = await self._connect(key, url, connect_timeout, loop, request_factory)
-            waiter = connection.start(data, method == "HEAD")
-            timer = (
-                None if read_timeout is None else loop.call_later(read_timeout, _check_read, connection, read_timeout)
-            )
+                connection = await self._connect(key, connect_timeout, loop, request_factory)
             try:
-                status, reason, raw_headers, content, keep_alive = await waiter
+                try:
+                    answer = await _exchange(connection, data, method, read_timeout, loop)
+                except httpx.RemoteProtocolError:
+                    if not (reused and method in _IDEMPOTENT and not connection.received):
+                        raise
+                    # The server closed a kept-alive connection just as it was reused, before
+                    # answering: an idempotent request may go again on a new connection.
+                    connection.close()
+                    connection = await self._connect(key, connect_timeout, loop, request_factory)
+                    answer = await _exchange(connection, data, method, read_timeout, loop)
             except httpx.HTTPError as exc:
                 exc.request = request_factory()
                 raise
-            finally:
-                if timer is not None:
-                    timer.cancel()
+            status, reason, raw_headers, content, keep_alive = answer
             connection.waiter = None
             if keep_alive and not connection.closed:
                 connection.idle_since = loop.time()
@@ -335,7 +345,6 @@ class H1Client:
     async def _connect(
         self,
         key: tuple[str, str, int],
-        url: URL,
         connect_timeout: float | None,
         loop: asyncio.AbstractEventLoop,
         request_factory: Callable[[], httpx.Request],
@@ -366,6 +375,23 @@ class H1Client:
             for connection in connections:
                 connection.close()
         self._loop = None
+
+
+async def _exchange(
+    connection: _Connection,
+    data: bytes,
+    method: str,
+    read_timeout: float | None,
+    loop: asyncio.AbstractEventLoop,
+) -> _Answer:
+    """Write one request on ``connection`` and wait for its whole response."""
+    waiter = connection.start(data, method == "HEAD")
+    timer = None if read_timeout is None else loop.call_later(read_timeout, _check_read, connection, read_timeout)
+    try:
+        return await waiter
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def _check_read(connection: _Connection, read_timeout: float) -> None:
