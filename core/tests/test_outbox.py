@@ -376,3 +376,27 @@ async def test_memory_stays_flat(tmp_path: Path, make_orchestrator: Build) -> No
 
     small, large = await peak(2_000), await peak(12_000)
     assert large < small * 1.5 + 256 * 1024
+
+
+class TestWriter:
+    def test_queued_sending_marks_report_a_lost_lease_per_row(self, outbox: Outbox) -> None:
+        """A batch of `sending` marks tells each caller whether its row was still its own."""
+        from broadcastio._outbox_store import mark_sending
+
+        outbox.add(messages(3))
+        force(outbox, "UPDATE outbox SET owner = 'a'")
+        force(outbox, "UPDATE outbox SET owner = 'b' WHERE id = 3")
+        conn = outbox._connect()
+        try:
+            now = outbox.now()
+            calls = [(row_id, "a", now, now + 60, "fake") for row_id in (1, 2, 3)]
+            assert mark_sending.many(conn, calls) == [True, True, False]  # type: ignore[attr-defined]
+        finally:
+            conn.close()
+        assert [row.state for row in outbox.rows()] == ["sending", "sending", "pending"]
+
+    async def test_many_concurrent_jobs_share_commits(self, outbox: Outbox, make_orchestrator: Build) -> None:
+        """State changes are grouped: far fewer transactions than messages."""
+        await collect(make_orchestrator([MemoryProvider(keep=0)]).abroadcast(messages(2000), outbox=outbox))
+        assert outbox.status().sent == 2000
+        assert outbox.writer.batches < 2000
