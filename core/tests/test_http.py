@@ -507,6 +507,19 @@ class TestLeanClientEdges:
         assert isinstance(response, httpx.Response)
         assert response.status_code == 200
 
+    async def test_aclose_during_a_request(self, echo: tuple[Echo, str]) -> None:
+        """A request in flight during aclose completes, and its connection is not pooled afterwards."""
+        _, base_url = echo
+        provider = _provider(base_url)
+        slow = asyncio.ensure_future(provider.request("POST", "/slow", content=b"x"))
+        await asyncio.sleep(0.1)
+        await provider.aclose()
+        response = await slow
+        assert isinstance(response, httpx.Response)
+        assert response.status_code == 200
+        assert provider._h1 is not None
+        assert not any(provider._h1._idle.values())
+
     async def test_header_injection_is_refused_before_sending(self, echo: tuple[Echo, str]) -> None:
         """CR/LF in a header is a permanent failure and nothing reaches the server."""
         sink, base_url = echo

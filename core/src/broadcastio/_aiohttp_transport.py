@@ -2,17 +2,11 @@
 
 httpx's own async pool collapses under concurrency (about 300 msg/s at 64
 concurrent requests on a loopback sink here, where aiohttp does about
-7,500), so HTTP providers keep httpx's API and ride aiohttp's connector.
-
-Two ways in, one way out:
-
-- :class:`AiohttpTransport` is an ordinary ``httpx.AsyncBaseTransport``, so
-  any ``httpx.AsyncClient`` can use it (the full httpx feature set);
-- :meth:`AiohttpTransport.send` is the short path ``HttpProvider.request``
-  takes for plain requests: no ``httpx.Request``, cookie jar, auth flow or
-  response decoding machinery per request, which cost more than aiohttp
-  itself (see docs/http-transport.md). It still returns an
-  ``httpx.Response``, whose ``request`` is built only if someone asks.
+7,500), so the httpx client of every HTTP provider rides aiohttp's
+connector through :class:`AiohttpTransport`. Plain requests skip even that
+and take the lean client in ``_h1client`` (see docs/http-transport.md);
+both hand back ``httpx.Response`` objects (:class:`FastResponse` on the
+short path).
 
 Exceptions are mapped onto httpx's, keeping the distinction that matters
 for delivery: failing to connect (nothing sent) versus failing after the
@@ -179,22 +173,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 return response.status, response.raw_headers, content, time.perf_counter() - started, encoded
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _httpx_error(exc, request_factory) from exc
-
-    async def send(
-        self,
-        method: str,
-        url: URL,
-        headers: CIMultiDict[str],
-        body: bytes | None,
-        limits: aiohttp.ClientTimeout,
-        request_factory: RequestFactory,
-    ) -> FastResponse:
-        """The short path: one exchange, an already-read response. ``request_factory``
-        builds the ``httpx.Request`` only if the response or an error needs one."""
-        status, raw_headers, content, elapsed, encoded = await self._exchange(
-            method, url, headers, body, limits, request_factory
-        )
-        return FastResponse(status, raw_headers, content, request_factory, elapsed, encoded=encoded)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         headers: CIMultiDict[str] = CIMultiDict(

@@ -231,6 +231,7 @@ class H1Client:
         self._semaphore: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._heads: dict[URL, tuple[tuple[str, str, int], str, str]] = {}
+        self._generation = 0  # bumped by aclose: connections from before are not pooled again
 
     async def send(
         self,
@@ -259,6 +260,7 @@ class H1Client:
         else:
             await semaphore.acquire()
         connection: _Connection | None = None
+        generation = self._generation
         try:
             connection = self._idle_connection(key, loop)
             reused = connection is not None
@@ -280,7 +282,7 @@ class H1Client:
                 raise
             status, reason, raw_headers, content, keep_alive = answer
             connection.waiter = None
-            if keep_alive and not connection.closed:
+            if keep_alive and not connection.closed and generation == self._generation:
                 connection.idle_since = loop.time()
                 self._idle.setdefault(key, collections.deque()).append(connection)
             else:
@@ -371,6 +373,7 @@ class H1Client:
     async def aclose(self) -> None:
         """Close idle connections; busy ones close when their exchange ends."""
         idle, self._idle = self._idle, {}
+        self._generation += 1
         for connections in idle.values():
             for connection in connections:
                 connection.close()
