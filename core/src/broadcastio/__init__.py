@@ -57,6 +57,7 @@ from broadcastio._retry import Backoff, RetryPolicy
 from broadcastio.config import Config, ConfigFileError, ProviderConfig, build_orchestrator, load_config
 from broadcastio.hookspecs import hookimpl
 from broadcastio.logging import LoggingHooks, configure_logging, mask_address
+from broadcastio.outbox import Outbox, OutboxRow, OutboxState, OutboxStatus
 from broadcastio.providers import FileProvider, MemoryProvider
 
 __version__ = "0.1.0"
@@ -92,6 +93,10 @@ __all__ = [
     "Metadata",
     "NoHealthyProviderError",
     "Orchestrator",
+    "Outbox",
+    "OutboxRow",
+    "OutboxState",
+    "OutboxStatus",
     "PluginError",
     "PluginFailure",
     "PluginInfo",

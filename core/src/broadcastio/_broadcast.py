@@ -8,7 +8,7 @@ on the number of messages, and results come out as they finish.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from broadcastio._errors import ConfigurationError, InvalidMessageError
@@ -57,7 +57,7 @@ async def stream_results(
     deliver: Callable[[Message], Awaitable[DeliveryResult]],
     *,
     concurrency: int,
-) -> AsyncIterator[DeliveryResult]:
+) -> AsyncGenerator[DeliveryResult, None]:
     """Deliver every message with at most ``concurrency`` in flight; yield
     results in completion order. An exception (bad input, configuration)
     stops the broadcast and is raised here after the workers are stopped."""
