@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import queue
 import random
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -287,7 +286,7 @@ class Orchestrator:
     ) -> Iterator[DeliveryResult]:
         """Sync facade of :meth:`aresume`: a plain iterator of results."""
         ensure_no_running_loop("resume", "aresume")
-        yield from self._iterate_on_loop(
+        yield from self._loop_thread.iterate(
             self.aresume(outbox, concurrency=concurrency, trace=trace, via=via), concurrency
         )
 
@@ -306,51 +305,7 @@ class Orchestrator:
         stream: AsyncGenerator[DeliveryResult, None] = self.abroadcast(
             messages, concurrency=concurrency, rate_limits=rate_limits, trace=trace, via=via, outbox=outbox
         )
-        yield from self._iterate_on_loop(stream, concurrency)
-
-    def _iterate_on_loop(
-        self, stream: AsyncGenerator[DeliveryResult, None], concurrency: int
-    ) -> Iterator[DeliveryResult]:
-        """Run ``stream`` on the private loop and hand its results to this thread."""
-        handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, concurrency))
-        stop = False
-
-        async def pump() -> None:
-            try:
-                async for result in stream:
-                    while True:  # hand over without blocking the loop thread for long
-                        try:
-                            handoff.put_nowait(("result", result))
-                            break
-                        except queue.Full:
-                            if stop:
-                                return
-                            await asyncio.sleep(0.001)
-                    if stop:
-                        return
-                handoff.put(("done", None))
-            except BaseException as exc:
-                handoff.put(("error", exc))
-            finally:
-                await stream.aclose()
-
-        future = asyncio.run_coroutine_threadsafe(pump(), self._loop_thread.loop)
-        try:
-            while True:
-                kind, value = handoff.get()
-                if kind == "result":
-                    yield value
-                elif kind == "error":
-                    raise value
-                else:
-                    return
-        finally:
-            stop = True
-            while not future.done():
-                try:
-                    handoff.get(timeout=0.05)
-                except queue.Empty:
-                    pass
+        yield from self._loop_thread.iterate(stream, concurrency)
 
     # --- lifecycle -------------------------------------------------------------
 

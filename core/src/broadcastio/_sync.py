@@ -7,8 +7,9 @@ one orchestrator runs on the same private loop instead of a new one each time.
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from broadcastio._errors import UsageError
@@ -86,3 +87,46 @@ class LoopThread:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
+
+    def iterate(self, stream: AsyncGenerator[T, None], buffer: int) -> Iterator[T]:
+        """Run ``stream`` on the private loop and hand its items to this thread,
+        at most ``buffer`` ahead of the consumer."""
+        handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, buffer))
+        stop = False
+
+        async def pump() -> None:
+            try:
+                async for result in stream:
+                    while True:  # hand over without blocking the loop thread for long
+                        try:
+                            handoff.put_nowait(("result", result))
+                            break
+                        except queue.Full:
+                            if stop:
+                                return
+                            await asyncio.sleep(0.001)
+                    if stop:
+                        return
+                handoff.put(("done", None))
+            except BaseException as exc:
+                handoff.put(("error", exc))
+            finally:
+                await stream.aclose()
+
+        future = asyncio.run_coroutine_threadsafe(pump(), self.loop)
+        try:
+            while True:
+                kind, value = handoff.get()
+                if kind == "result":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            stop = True
+            while not future.done():
+                try:
+                    handoff.get(timeout=0.05)
+                except queue.Empty:
+                    pass
