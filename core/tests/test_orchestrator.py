@@ -403,6 +403,26 @@ class TestFacades:
         assert again.ok
         assert provider.closed == 1
 
+    def test_sync_send_keeps_the_callers_context(self) -> None:
+        """Context variables set by the caller (a span, a request id) reach the provider."""
+        import contextvars
+
+        request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+        seen: list[str | None] = []
+
+        class Recording(FakeProvider):
+            async def send(self, message: Message, address: str) -> DeliveryResult:
+                seen.append(request_id.get())
+                return await super().send(message, address)
+
+        token = request_id.set("req-7")
+        try:
+            with Orchestrator([Recording()], plugin_manager=isolated_plugin_manager()) as orchestrator:
+                orchestrator.send(Message(recipient="x", text="hi"))
+        finally:
+            request_id.reset(token)
+        assert seen == ["req-7"]
+
     def test_sync_broadcast(self) -> None:
         """The sync broadcast yields every result."""
         with Orchestrator([FakeProvider("a", keep=None)], plugin_manager=isolated_plugin_manager()) as orchestrator:

@@ -45,6 +45,9 @@ from broadcastio._routing import ProviderSlot
 
 __all__ = ["Deliverer"]
 
+_send_ids = itertools.count(1)
+"""Process-wide, so hook plugins shared by several orchestrators can key by send_id."""
+
 
 class _Run:
     """Mutable bookkeeping of one message's delivery (never escapes this module)."""
@@ -86,7 +89,6 @@ class Deliverer:
         self._hooks = dispatcher
         self._clock = clock
         self._rng = rng
-        self._ids = itertools.count(1)
 
     async def deliver(
         self,
@@ -98,7 +100,7 @@ class Deliverer:
     ) -> DeliveryResult:
         """Try ``slots`` in order until one delivers; return the final result."""
         clock, hooks = self._clock, self._hooks
-        run = _Run(next(self._ids), trace)
+        run = _Run(next(_send_ids), trace)
         observe_result = hooks.wants("broadcastio_result")
         started_mono = clock.monotonic()
         started_at = clock.now() if (trace or observe_result) else None

@@ -8,6 +8,7 @@ Exception tree::
 
     BroadcastioError
     ├── ConfigurationError      a provider, policy or plugin is set up wrongly
+    │   ├── ConfigFileError     broadcastio.toml is wrong (file, line, key path; broadcastio.config)
     │   └── PluginError         a plugin could not be loaded or registered
     ├── InvalidMessageError     the message or one of its parts is malformed
     ├── UsageError              the API was called in a way it does not support

@@ -27,7 +27,7 @@ __all__ = [
 class SendStartedEvent(Struct, frozen=True, kw_only=True):
     """The orchestrator began delivering one message.
 
-    ``send_id`` is unique per orchestrator and ties the events of one
+    ``send_id`` is unique in the process and ties the events of one
     delivery together (a message's idempotency key may be sent twice).
     """
 

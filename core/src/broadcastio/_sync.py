@@ -7,6 +7,7 @@ one orchestrator runs on the same private loop instead of a new one each time.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import queue
 import threading
 from collections.abc import AsyncGenerator, Coroutine, Iterator
@@ -60,7 +61,9 @@ class LoopThread:
         If the waiting thread is interrupted (Ctrl-C), the coroutine is
         cancelled on the loop rather than left pending.
         """
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        # Run in a copy of the caller's context, so context variables (an
+        # OpenTelemetry span, a request id) reach the coroutine on the loop thread.
+        future = contextvars.copy_context().run(asyncio.run_coroutine_threadsafe, coroutine, self.loop)
         try:
             return future.result()
         except BaseException:
