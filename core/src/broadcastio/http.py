@@ -1,7 +1,7 @@
 """Shared plumbing for HTTP providers (install ``broadcastio[http]``).
 
-One place, not one copy per plugin: a pooled client per provider on a fast
-transport, classification of transport failures, HTTP status mapping and
+One place, not one copy per plugin: pooled connections per provider on a
+fast client (see docs/http-transport.md), classification of transport failures, HTTP status mapping and
 Retry-After parsing. Providers subclass :class:`HttpProvider` and call
 :meth:`HttpProvider.request`, which returns a response or a classified
 :class:`~broadcastio.DeliveryError` and never raises for network trouble.
@@ -133,8 +133,10 @@ def make_client(
 class HttpProvider(Provider):
     """Base class for providers that speak HTTP.
 
-    Holds one pooled client, built on first use inside the running loop and
-    closed by :meth:`aclose`. Subclasses call :meth:`request` in ``send``.
+    Holds its connection pools (the short path's lean client and an httpx
+    client on aiohttp, each up to ``max_connections``), opened on first use
+    inside the running loop and closed by :meth:`aclose`. Subclasses call
+    :meth:`request` in ``send``.
 
     :param base_url: the API's base URL (tests point it at 127.0.0.1).
     :param timeout: seconds for connect, write and read each.
@@ -167,7 +169,7 @@ class HttpProvider(Provider):
         self.base_url = base_url
         self.timeout = timeout
         self.retry_policy = retry_policy
-        # The short path needs the aiohttp transport and an auth it can precompute.
+        # The short path needs the default transport and an auth it can precompute.
         fast = transport is None and (auth is None or isinstance(auth, tuple))
         self._transport: AiohttpTransport | None = (
             AiohttpTransport(max_connections=max_connections) if transport is None else None
@@ -190,9 +192,9 @@ class HttpProvider(Provider):
 
     @property
     def client(self) -> httpx.AsyncClient:
-        """The provider's pooled client, created on first use.
+        """The provider's httpx client (on :class:`AiohttpTransport`), created on first use.
 
-        It shares the connection pool of :meth:`request`'s short path.
+        :meth:`request` uses it for everything its short path does not take.
         """
         if self._client is None:
             self._client = make_client(**self._client_options)
@@ -203,9 +205,9 @@ class HttpProvider(Provider):
 
         Takes ``httpx.AsyncClient.request``'s arguments. Plain requests
         (``content=``, ``json=``, ``headers=``, ``timeout=``) on the default
-        transport skip httpx's client machinery and go straight to aiohttp;
-        anything else goes through :attr:`client`. Both return an
-        ``httpx.Response`` and send the same headers.
+        transport skip httpx's client machinery and go through a lean
+        keep-alive HTTP/1.1 client; anything else goes through :attr:`client`.
+        Both return an ``httpx.Response`` (already read) and send the same headers.
         """
         try:
             if self._fast and kwargs.keys() <= _FAST_KWARGS:
