@@ -20,7 +20,7 @@ nox.options.error_on_missing_interpreters = False
 ROOT = Path(__file__).parent
 PYTHON = "3.11"
 PLUGINS = sorted(path.name for path in (ROOT / "plugins").glob("broadcastio-*") if (path / "pyproject.toml").exists())
-TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "pytest-timeout"]
+TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "pytest-timeout", "trustme"]
 
 nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "template", "node", "docs"]
 
@@ -130,7 +130,7 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: they print their figures side by side."""
     _install_core(session)
-    session.install(*[arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}")])
+    session.install(*[arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}")], "apprise")
     for script in sorted((ROOT / "bench").glob("*.py")):
         if not script.name.startswith("_"):
             session.run("python", str(script.relative_to(ROOT)), env={"PYTHONUNBUFFERED": "1"})

@@ -69,7 +69,7 @@ class _Run:
         self.last_error: DeliveryError | None = None
         self.last_failed: str | None = None
         self.possibly_delivered = False
-        self.skip_notes: list[str] | None = None
+        self.skip_notes: list[tuple[str, str, str]] | None = None
 
 
 class Deliverer:
@@ -284,19 +284,19 @@ class Deliverer:
         changed = previous is None or previous.healthy != health.healthy
         if ran_check and changed and self._hooks.wants("broadcastio_health_changed"):
             self._hooks.fire(
-                    "broadcastio_health_changed",
-                    HealthChangeEvent(
-                        provider=slot.name,
-                        health=health,
-                        previously_healthy=None if previous is None else previous.healthy,
-                    ),
-                )
+                "broadcastio_health_changed",
+                HealthChangeEvent(
+                    provider=slot.name,
+                    health=health,
+                    previously_healthy=None if previous is None else previous.healthy,
+                ),
+            )
         return health
 
     def _skip(self, run: _Run, message: Message, slot: ProviderSlot, reason: SkipReason, detail: str) -> None:
         if run.skip_notes is None:
             run.skip_notes = []
-        run.skip_notes.append(f"{slot.name} skipped ({reason}: {detail})")
+        run.skip_notes.append((slot.name, reason, detail))  # formatted only if nothing was tried
         if run.skipped is not None:
             run.skipped.append(SkippedProvider(provider=slot.name, reason=reason, detail=detail))
         if self._hooks.wants("broadcastio_provider_skipped"):
@@ -345,7 +345,7 @@ class Deliverer:
         error = run.last_error or DeliveryError(
             code=ErrorCode.NO_PROVIDER_AVAILABLE,
             message="no provider could be tried: "
-            + ("; ".join(run.skip_notes) if run.skip_notes else "none configured"),
+            + "; ".join(f"{name} skipped ({reason}: {detail})" for name, reason, detail in run.skip_notes or ()),
             error_class=ErrorClass.PERMANENT,
         )
         return DeliveryResult(
