@@ -12,20 +12,20 @@ from broadcastio import Attachment, Message
 from broadcastio.cli._common import (
     EXIT_OK,
     CliState,
+    concurrency_option,
     config_option,
     consoles,
     handle_errors,
     open_orchestrator,
     run,
     split_via,
+    via_option,
 )
 from broadcastio.cli._recipients import RecipientFile, Template, detect_format
 from broadcastio.cli._render import Tally
 from broadcastio.cli._results import RowMap, consume, print_summary
 
 __all__ = ["broadcast", "open_outbox", "results_option"]
-
-DEFAULT_CONCURRENCY = 16
 
 
 def results_option(func: Any) -> Any:
@@ -68,14 +68,8 @@ def open_outbox(path: Path, *, must_exist: bool) -> Any:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="File attached to every message (repeatable).",
 )
-@click.option("--via", multiple=True, help="Providers to use, in order (repeatable or comma-separated).")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    help="Messages in flight at once.",
-)
+@via_option
+@concurrency_option
 @results_option
 @click.option(
     "--outbox",

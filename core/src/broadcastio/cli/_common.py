@@ -119,6 +119,28 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+DEFAULT_CONCURRENCY = 16
+"""The command line's default: gentler on real services than the library's 64."""
+
+
+def via_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--via NAME`` (repeatable or comma-separated): providers to use, in order."""
+    return click.option("--via", multiple=True, help="Providers to use, in order (repeatable or comma-separated).")(
+        func
+    )
+
+
+def concurrency_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--concurrency N``: messages in flight at once."""
+    return click.option(
+        "--concurrency",
+        type=click.IntRange(min=1),
+        default=DEFAULT_CONCURRENCY,
+        show_default=True,
+        help="Messages in flight at once.",
+    )(func)
+
+
 def split_via(values: Iterable[str]) -> list[str] | None:
     """``--via a --via b,c`` as ``["a", "b", "c"]``; None when not given."""
     names = [name.strip() for value in values for name in value.split(",") if name.strip()]

@@ -9,16 +9,18 @@ import click
 import msgspec
 from rich.table import Table
 
-from broadcastio.cli._broadcast import DEFAULT_CONCURRENCY, open_outbox, results_option
+from broadcastio.cli._broadcast import open_outbox, results_option
 from broadcastio.cli._common import (
     EXIT_OK,
     CliState,
+    concurrency_option,
     config_option,
     consoles,
     handle_errors,
     open_orchestrator,
     run,
     split_via,
+    via_option,
 )
 from broadcastio.cli._render import Tally
 from broadcastio.cli._results import consume, print_summary
@@ -64,14 +66,8 @@ def status(outbox_path: Path, as_json: bool) -> None:
 @outbox.command()
 @_FILE
 @config_option
-@click.option("--via", multiple=True, help="Providers to use, in order (repeatable or comma-separated).")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    help="Messages in flight at once.",
-)
+@via_option
+@concurrency_option
 @results_option
 @click.option("--trace", is_flag=True, help="Include each message's trace in --results.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")

@@ -20,6 +20,7 @@ from broadcastio.cli._common import (
     open_orchestrator,
     run,
     split_via,
+    via_option,
 )
 from broadcastio.cli._render import result_line, trace_table
 
@@ -72,7 +73,7 @@ def _exit_code(result: DeliveryResult) -> int:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="File to attach (repeatable).",
 )
-@click.option("--via", multiple=True, help="Providers to use, in order (repeatable or comma-separated).")
+@via_option
 @click.option("--reference-id", help="Your own id for the message, echoed in the result.")
 @click.option("--idempotency-key", help="Key that stops the message being delivered twice.")
 @click.option("--priority", type=click.Choice(["low", "normal", "high"]), default="normal", show_default=True)
