@@ -45,6 +45,16 @@ async def _closed(provider: Any) -> None:
         await close()
 
 
+async def _health_of(factory: ProviderFactory) -> ProviderHealth:
+    """One health check of a fresh provider, closed afterwards."""
+    provider = factory()
+    try:
+        health: ProviderHealth = await provider.health()
+        return health
+    finally:
+        await _closed(provider)
+
+
 class ProviderContract:
     """What every broadcastio provider must do."""
 
@@ -103,32 +113,13 @@ class ProviderContract:
 
     def test_health_of_working_peer(self, provider_factory: ProviderFactory) -> None:
         """health() of a provider with a working peer is healthy."""
-
-        async def scenario() -> ProviderHealth:
-            provider = provider_factory()
-            try:
-                health: ProviderHealth = await provider.health()
-                return health
-            finally:
-                await _closed(provider)
-
-        health = _run(scenario())
+        health = _run(_health_of(provider_factory))
         assert isinstance(health, ProviderHealth)
         assert health.healthy, health.detail
 
     def test_unreachable_peer_is_unhealthy(self, unreachable_provider_factory: ProviderFactory) -> None:
         """health() is honest: an unreachable service is unhealthy."""
-
-        async def scenario() -> ProviderHealth:
-            provider = unreachable_provider_factory()
-            try:
-                health: ProviderHealth = await provider.health()
-                return health
-            finally:
-                await _closed(provider)
-
-        health = _run(scenario())
-        assert not health.healthy
+        assert not _run(_health_of(unreachable_provider_factory)).healthy
 
     def test_repr_hides_secrets(self, provider_factory: ProviderFactory, secret_values: tuple[str, ...]) -> None:
         """No secret the provider holds appears in its repr."""
