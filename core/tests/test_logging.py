@@ -9,6 +9,7 @@ import pytest
 import structlog
 from broadcastio import (
     BreakerPolicy,
+    ConfigurationError,
     DeliveryError,
     ErrorCode,
     MemoryProvider,
@@ -112,6 +113,18 @@ class TestLoggingHooks:
                 await orch.asend(Message(recipient=RECIPIENT, text="hi"))
         (entry,) = by_event(logs, "broadcastio.unknown")
         assert entry["error_class"] == "ambiguous"
+
+    async def test_aborted(self) -> None:
+        """A delivery that raises logs broadcastio.aborted with the exception type, not its text."""
+        provider = MemoryProvider("m", channel="sms")
+        provider.script(ConfigurationError("token s3cret refused"))
+        with capture_logs() as logs:
+            async with orchestrator(provider) as orch:
+                with pytest.raises(ConfigurationError):
+                    await orch.asend(Message(recipient=RECIPIENT, text="hi"))
+        (entry,) = by_event(logs, "broadcastio.aborted")
+        assert entry["error_type"] == "ConfigurationError"
+        assert "s3cret" not in repr(logs)
 
     async def test_breaker_events(self) -> None:
         """Breaker transitions log opened, half_open and closed."""

@@ -377,6 +377,26 @@ class TestHooks:
         assert result.ok
         assert len(recorder.of("result")) == 1
 
+    async def test_a_raising_delivery_reports_aborted_instead_of_a_result(self, make_orchestrator: Build) -> None:
+        """When delivery raises, observers get send_aborted (no result), so they can close what they opened."""
+        recorder = HookRecorder()
+        broken = FakeProvider("a", outcomes=(ConfigurationError("bad credentials"),))
+        orchestrator = make_orchestrator([broken], hooks=[recorder])
+        with pytest.raises(ConfigurationError):
+            await orchestrator.asend(Message(recipient="x", text="hi"))
+        sick = FakeProvider("b")
+        sick.set_health(False, "down")
+        with pytest.raises(NoHealthyProviderError):
+            await make_orchestrator([sick], hooks=[recorder], health=HealthPolicy(strict=True)).asend(
+                Message(recipient="x", text="hi")
+            )
+        aborted = recorder.of("send_aborted")
+        assert [event.error_type for event in aborted] == ["ConfigurationError", "NoHealthyProviderError"]
+        assert "bad credentials" in aborted[0].error
+        assert recorder.of("result") == []
+        started = {event.send_id for event in recorder.of("send_started")}
+        assert {event.send_id for event in aborted} == started
+
     async def test_seed_callables(self, make_orchestrator: Build) -> None:
         """on_attempt, on_success and on_failure are called through the hook mechanism."""
         seen: list[tuple[str, object]] = []

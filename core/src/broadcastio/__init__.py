@@ -27,6 +27,7 @@ from broadcastio._events import (
     FallbackEvent,
     HealthChangeEvent,
     ResultEvent,
+    SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
 )
@@ -111,6 +112,7 @@ __all__ = [
     "Recipient",
     "ResultEvent",
     "RetryPolicy",
+    "SendAbortedEvent",
     "SendStartedEvent",
     "SkipEvent",
     "SkipReason",

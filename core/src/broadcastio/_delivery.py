@@ -26,6 +26,7 @@ from broadcastio._events import (
     FallbackEvent,
     HealthChangeEvent,
     ResultEvent,
+    SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
 )
@@ -103,7 +104,8 @@ class Deliverer:
         run = _Run(next(_send_ids), trace)
         observe_result = hooks.wants("broadcastio_result")
         started_mono = clock.monotonic()
-        started_at = clock.now() if (trace or observe_result) else None
+        observe_end = observe_result or hooks.wants("broadcastio_send_aborted")
+        started_at = clock.now() if (trace or observe_end) else None
         if hooks.wants("broadcastio_send_started"):
             started_at = started_at or clock.now()
             hooks.fire(
@@ -116,6 +118,45 @@ class Deliverer:
                 ),
             )
 
+        try:
+            result, delivered_by = await self._route(run, message, slots, buckets)
+        except BaseException as exc:
+            if started_at is not None and hooks.wants("broadcastio_send_aborted"):
+                hooks.fire(
+                    "broadcastio_send_aborted",
+                    SendAbortedEvent(
+                        send_id=run.send_id,
+                        message=message,
+                        error_type=type(exc).__name__,
+                        error=str(exc),
+                        started_at=started_at,
+                        duration_ms=(clock.monotonic() - started_mono) * 1000.0,
+                    ),
+                )
+            raise
+        final = self._finish(run, message, result, delivered_by, started_at)
+        if observe_result:
+            assert started_at is not None
+            hooks.fire(
+                "broadcastio_result",
+                ResultEvent(
+                    send_id=run.send_id,
+                    message=message,
+                    result=final,
+                    started_at=started_at,
+                    duration_ms=(clock.monotonic() - started_mono) * 1000.0,
+                ),
+            )
+        return final
+
+    async def _route(
+        self,
+        run: _Run,
+        message: Message,
+        slots: Sequence[ProviderSlot],
+        buckets: dict[str, TokenBucket] | None,
+    ) -> tuple[DeliveryResult | None, ProviderSlot | None]:
+        """Walk the providers in order; the success and who delivered it, or (None, None)."""
         result: DeliveryResult | None = None
         delivered_by: ProviderSlot | None = None
         saw_healthy = not self._health.enabled
@@ -146,20 +187,7 @@ class Deliverer:
                 f"no healthy provider for message {message.metadata.idempotency_key}: "
                 + "; ".join(f"{s.name}: {s.health.last.detail if s.health.last else 'unknown'}" for s in slots)
             )
-        final = self._finish(run, message, result, delivered_by, started_at)
-        if observe_result:
-            assert started_at is not None
-            hooks.fire(
-                "broadcastio_result",
-                ResultEvent(
-                    send_id=run.send_id,
-                    message=message,
-                    result=final,
-                    started_at=started_at,
-                    duration_ms=(clock.monotonic() - started_mono) * 1000.0,
-                ),
-            )
-        return final
+        return result, delivered_by
 
     async def _try_provider(
         self,

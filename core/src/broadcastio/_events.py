@@ -19,6 +19,7 @@ __all__ = [
     "FallbackEvent",
     "HealthChangeEvent",
     "ResultEvent",
+    "SendAbortedEvent",
     "SendStartedEvent",
     "SkipEvent",
 ]
@@ -71,6 +72,19 @@ class ResultEvent(Struct, frozen=True, kw_only=True):
     send_id: int
     message: Message
     result: DeliveryResult
+    started_at: dt.datetime
+    duration_ms: float
+
+
+class SendAbortedEvent(Struct, frozen=True, kw_only=True):
+    """Delivering one message stopped with an exception instead of a result
+    (a configuration error raised by a provider, strict health mode finding
+    no healthy provider, or the task being cancelled)."""
+
+    send_id: int
+    message: Message
+    error_type: str
+    error: str
     started_at: dt.datetime
     duration_ms: float
 

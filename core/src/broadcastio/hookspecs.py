@@ -27,6 +27,7 @@ from broadcastio._events import (
     FallbackEvent,
     HealthChangeEvent,
     ResultEvent,
+    SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
 )
@@ -93,6 +94,16 @@ def broadcastio_result(event: ResultEvent) -> None:
     """Called once per message with its final result.
 
     :param event: the message, the result and how long delivery took.
+    """
+
+
+@hookspec
+def broadcastio_send_aborted(event: SendAbortedEvent) -> None:
+    """Called instead of :func:`broadcastio_result` when delivering a message
+    raised (configuration error, strict health, cancellation), so observers can
+    close what :func:`broadcastio_send_started` opened.
+
+    :param event: the message, the exception's type and text, and the time spent.
     """
 
 

@@ -30,6 +30,7 @@ from broadcastio._events import (
     FallbackEvent,
     HealthChangeEvent,
     ResultEvent,
+    SendAbortedEvent,
     SkipEvent,
 )
 from broadcastio._models import Message
@@ -190,6 +191,15 @@ class LoggingHooks:
             self._log.warning("broadcastio.unknown", **fields)
         else:
             self._log.warning("broadcastio.failed", **fields)
+
+    @hookimpl
+    def broadcastio_send_aborted(self, event: SendAbortedEvent) -> None:
+        self._log.warning(
+            "broadcastio.aborted",
+            **self._message_fields(event.send_id, event.message),
+            error_type=event.error_type,
+            duration_ms=round(event.duration_ms, 3),
+        )
 
     @hookimpl
     def broadcastio_fallback(self, event: FallbackEvent) -> None:

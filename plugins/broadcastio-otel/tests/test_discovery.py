@@ -19,6 +19,7 @@ HOOKS = (
     "broadcastio_health_changed",
     "broadcastio_provider_skipped",
     "broadcastio_result",
+    "broadcastio_send_aborted",
     "broadcastio_send_started",
 )
 

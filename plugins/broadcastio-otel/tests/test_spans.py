@@ -234,6 +234,24 @@ class TestBoundedState:
         assert len(results) == 200
         assert hooks.pending == 0
 
+    async def test_aborted_send_ends_its_span_and_frees_its_state(
+        self, telemetry: Any, hooks: OpenTelemetryHooks, orchestrator: Any
+    ) -> None:
+        """A delivery that raises ends its span with ERROR and the exception's type, and leaves no state."""
+        from broadcastio import ConfigurationError
+
+        broken = MemoryProvider("broken", "sms")
+        broken.script(ConfigurationError("bad credentials"))
+        async with orchestrator([broken]) as orch:
+            with pytest.raises(ConfigurationError):
+                await orch.asend(Message(recipient=PHONE, text=TEXT))
+        (span,) = telemetry.spans("broadcastio.send")
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes["broadcastio.result.status"] == "aborted"
+        assert span.attributes["error.type"] == "ConfigurationError"
+        assert hooks.pending == 0
+        assert "bad credentials" not in str(dict(span.attributes))
+
     async def test_unfinished_sends_are_capped(self, telemetry: Any, orchestrator: Any) -> None:
         """Beyond max_pending, the oldest send without a result is ended as unfinished."""
         hooks = OpenTelemetryHooks(telemetry.tracer_provider, telemetry.meter_provider, max_pending=2)

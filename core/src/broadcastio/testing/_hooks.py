@@ -10,6 +10,7 @@ from broadcastio._events import (
     FallbackEvent,
     HealthChangeEvent,
     ResultEvent,
+    SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
 )
@@ -48,6 +49,10 @@ class HookRecorder:
     @hookimpl
     def broadcastio_result(self, event: ResultEvent) -> None:
         self.calls.append(("broadcastio_result", event))
+
+    @hookimpl
+    def broadcastio_send_aborted(self, event: SendAbortedEvent) -> None:
+        self.calls.append(("broadcastio_send_aborted", event))
 
     @hookimpl
     def broadcastio_health_changed(self, event: HealthChangeEvent) -> None:

@@ -18,6 +18,7 @@ from broadcastio import (
     FallbackEvent,
     HealthChangeEvent,
     ResultEvent,
+    SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
     hookimpl,
@@ -59,6 +60,11 @@ def broadcastio_provider_skipped(event: SkipEvent) -> None:
 @hookimpl
 def broadcastio_result(event: ResultEvent) -> None:
     default_hooks.broadcastio_result(event)
+
+
+@hookimpl
+def broadcastio_send_aborted(event: SendAbortedEvent) -> None:
+    default_hooks.broadcastio_send_aborted(event)
 
 
 @hookimpl

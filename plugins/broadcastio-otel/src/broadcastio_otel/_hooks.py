@@ -25,6 +25,7 @@ from broadcastio import (
     FallbackEvent,
     HealthChangeEvent,
     ResultEvent,
+    SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
     hookimpl,
@@ -234,6 +235,19 @@ class OpenTelemetryHooks:
                 {n.PROVIDER: result.provider or "", n.RESULT_STATUS: result.status, **_error_attributes(result.error)},
             )
         span.end(end_time=_ns(event.started_at) + int(event.duration_ms * 1_000_000))
+
+    @hookimpl
+    def broadcastio_send_aborted(self, event: SendAbortedEvent) -> None:
+        with self._lock:
+            send = self._sends.pop(_key(event.send_id, event.message), None)
+        if send is None:
+            return
+        send.span.set_attributes(
+            {n.RESULT_STATUS: "aborted", n.ATTEMPT_COUNT: send.attempts, n.ERROR_TYPE: event.error_type}
+        )
+        send.span.set_status(trace.Status(trace.StatusCode.ERROR, event.error_type))
+        self._failures.add(1, {n.RESULT_STATUS: "aborted", n.ERROR_TYPE: event.error_type})
+        send.span.end(end_time=_ns(event.started_at) + int(event.duration_ms * 1_000_000))
 
     @hookimpl
     def broadcastio_breaker_changed(self, event: BreakerChangeEvent) -> None:
