@@ -18,6 +18,7 @@ const ERROR_CODES = Object.freeze({
   INVALID_REQUEST: { status: 400, errorClass: 'permanent' },
   NOT_FOUND: { status: 404, errorClass: 'permanent' },
   IN_FLIGHT: { status: 409, errorClass: 'transient' },
+  OUTCOME_UNKNOWN: { status: 409, errorClass: 'ambiguous' },
   IDEMPOTENCY_MISMATCH: { status: 422, errorClass: 'permanent' },
   INVALID_RECIPIENT: { status: 422, errorClass: 'permanent' },
   NOT_ON_WHATSAPP: { status: 422, errorClass: 'permanent' },

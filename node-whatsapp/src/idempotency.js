@@ -3,18 +3,24 @@
 /**
  * In-memory Idempotency-Key store.
  *
- * A key is "in flight" from begin() until complete() or release(). Only
- * successful results are stored (complete()); they are kept for ttlMs and
- * replayed for a repeated key. A failed send calls release(), so a retry with
- * the same key tries again. A key reused with a different request fingerprint
- * is a mismatch.
+ * A key is "in flight" from begin() until complete(), release() or
+ * markUnknown(). Successful results are stored (complete()); they are kept
+ * for ttlMs and replayed for a repeated key. A send that failed before
+ * reaching WhatsApp calls release(), so a retry with the same key tries
+ * again. A send whose outcome is unknown (TIMEOUT_AFTER_SEND, INTERNAL after
+ * the driver was asked to send) calls markUnknown(): for ttlMs a retry with
+ * that key is refused instead of sent twice, unless the late confirmation
+ * arrives (storeIfAbsent), which turns the key into a replayable result. A
+ * key reused with a different request fingerprint is a mismatch.
  *
  * @typedef {{now: () => number}} Clock
  * @typedef {{state: 'in_flight', fingerprint: string}
- *   | {state: 'done', fingerprint: string, result: any, expiresAt: number}} Entry
+ *   | {state: 'done', fingerprint: string, result: any, expiresAt: number}
+ *   | {state: 'unknown', fingerprint: string, expiresAt: number}} Entry
  * @typedef {{kind: 'new'}
  *   | {kind: 'in_flight'}
  *   | {kind: 'mismatch'}
+ *   | {kind: 'unknown'}
  *   | {kind: 'replay', result: any}} BeginOutcome
  */
 class IdempotencyStore {
@@ -40,6 +46,7 @@ class IdempotencyStore {
     if (entry) {
       if (entry.fingerprint !== fingerprint) return { kind: 'mismatch' };
       if (entry.state === 'in_flight') return { kind: 'in_flight' };
+      if (entry.state === 'unknown') return { kind: 'unknown' };
       return { kind: 'replay', result: entry.result };
     }
     this.entries.set(key, { state: 'in_flight', fingerprint });
@@ -74,22 +81,37 @@ class IdempotencyStore {
   }
 
   /**
-   * Store a result that arrived late (after its request already failed),
-   * unless the key has been claimed again meanwhile.
+   * Keep an in-flight key whose send may have reached WhatsApp, so a retry
+   * is refused rather than sent twice.
+   * @param {string} key
+   */
+  markUnknown(key) {
+    const entry = this.entries.get(key);
+    if (!entry || entry.state !== 'in_flight') return;
+    this.entries.delete(key);
+    this.entries.set(key, { state: 'unknown', fingerprint: entry.fingerprint, expiresAt: this.clock.now() + this.ttlMs });
+  }
+
+  /**
+   * Store a result that arrived late (after its request already failed):
+   * it resolves a key marked unknown, or a key nobody holds; a key claimed
+   * again meanwhile is left alone.
    * @param {string} key
    * @param {string} fingerprint
    * @param {any} result
    */
   storeIfAbsent(key, fingerprint, result) {
-    if (this.entries.has(key)) return;
+    const entry = this.entries.get(key);
+    if (entry && entry.state !== 'unknown') return;
+    this.entries.delete(key);
     this.entries.set(key, { state: 'done', fingerprint, result, expiresAt: this.clock.now() + this.ttlMs });
   }
 
-  /** Drop expired results (entries are ordered by completion time). */
+  /** Drop expired results and unknown outcomes (ordered by completion time). */
   sweep() {
     const now = this.clock.now();
     for (const [key, entry] of this.entries) {
-      if (entry.state !== 'done') continue;
+      if (entry.state === 'in_flight') continue;
       if (entry.expiresAt > now) break;
       this.entries.delete(key);
     }

@@ -1,7 +1,7 @@
 'use strict';
 
 const crypto = require('node:crypto');
-const { ApiError, toApiError } = require('./errors');
+const { ApiError, ERROR_CODES, toApiError } = require('./errors');
 const { messageSchema, parseOrThrow } = require('./schemas');
 const { normaliseRecipient } = require('./recipient');
 const { resolveMedia } = require('./media');
@@ -137,6 +137,12 @@ function createMessageService({ driver, pacer, idempotency, config, clock, logge
       if (claim.kind === 'in_flight') {
         throw new ApiError('IN_FLIGHT', 'a request with this Idempotency-Key is still in flight', { retryAfterSec: 1 });
       }
+      if (claim.kind === 'unknown') {
+        throw new ApiError(
+          'OUTCOME_UNKNOWN',
+          'an earlier request with this Idempotency-Key may have been sent; it is not sent again',
+        );
+      }
       if (claim.kind === 'mismatch') {
         throw new ApiError('IDEMPOTENCY_MISMATCH', 'this Idempotency-Key was used with a different request');
       }
@@ -150,6 +156,7 @@ function createMessageService({ driver, pacer, idempotency, config, clock, logge
       replayed: false,
     });
 
+    let driverAsked = false;
     try {
       ensureReady();
       const release = await pacer.acquire(chatId);
@@ -163,6 +170,7 @@ function createMessageService({ driver, pacer, idempotency, config, clock, logge
           clock,
         );
         ensureReady();
+        driverAsked = true;
         const receipt = await sendWithDeadline({ chatId: target, text, media }, (late) => {
           // The send finished after we answered TIMEOUT_AFTER_SEND: keep the
           // result so a retry with the same key is replayed, not re-sent.
@@ -177,8 +185,13 @@ function createMessageService({ driver, pacer, idempotency, config, clock, logge
         release();
       }
     } catch (err) {
-      if (key !== null) idempotency.release(key);
       const apiError = toApiError(err);
+      if (key !== null) {
+        // Once the driver was asked to send, an ambiguous failure keeps the
+        // key: a retry must not send the message a second time.
+        if (driverAsked && ERROR_CODES[apiError.code]?.errorClass === 'ambiguous') idempotency.markUnknown(key);
+        else idempotency.release(key);
+      }
       if (apiError.code === 'INTERNAL' && !(err instanceof ApiError)) {
         logger.error({ err: maskText(/** @type {any} */ (err)?.message ?? err), to: maskRecipient(chatId) }, 'send failed');
       } else {

@@ -189,24 +189,53 @@ test('a late receipt handed over by the driver is replayed for a retry', async (
   assert.deepEqual([retry.json().id, retry.json().replayed], ['late-1', true]);
 });
 
-test('a late confirmation does not overwrite a key claimed again meanwhile', async (t) => {
+test('after TIMEOUT_AFTER_SEND a retry with the key is refused, not sent twice, until the late outcome lands', async (t) => {
   const { createFakeDriver } = require('../src/drivers/fake');
   const driver = createFakeDriver();
-  const { app } = buildApp({ driver, env: { WA_SEND_TIMEOUT_MS: '300' } });
+  const { app } = buildApp({ driver, env: { WA_SEND_TIMEOUT_MS: '50' } });
   t.after(() => app.close());
   /** @type {Array<(receipt: {id: string, timestamp: number}) => void>} */
   const confirm = [];
   driver.send = () => new Promise((resolve) => confirm.push(resolve));
   const msg = { to: '+15551234567', text: 'x' };
   assert.equal((await postMessage(app, msg, { 'idempotency-key': 'race' })).statusCode, 504);
-  const second = postMessage(app, msg, { 'idempotency-key': 'race' });
-  await until(() => confirm.length === 2);
-  confirm[0]({ id: 'first', timestamp: Date.now() }); // the key belongs to the retry now
-  await flush();
-  assert.equal((await postMessage(app, msg, { 'idempotency-key': 'race' })).statusCode, 409);
-  assert.equal((await second).statusCode, 504);
-  confirm[1]({ id: 'second', timestamp: Date.now() });
+  const retry = await postMessage(app, msg, { 'idempotency-key': 'race' });
+  assert.equal(retry.statusCode, 409);
+  assert.equal(retry.json().error.code, 'OUTCOME_UNKNOWN');
+  assert.equal(confirm.length, 1, 'the retry did not reach the driver');
+  confirm[0]({ id: 'first', timestamp: Date.now() });
   await flush();
   const replay = await postMessage(app, msg, { 'idempotency-key': 'race' });
-  assert.deepEqual([replay.json().id, replay.json().replayed], ['second', true]);
+  assert.deepEqual([replay.statusCode, replay.json().id, replay.json().replayed], [200, 'first', true]);
+  assert.equal(confirm.length, 1);
+});
+
+test('an INTERNAL failure after the driver was asked keeps the key; one before it releases the key', async (t) => {
+  const { app, driver } = buildApp();
+  t.after(() => app.close());
+  const msg = { to: '+15551234567', text: 'x' };
+  driver.setScript([{ type: 'fail', code: 'INTERNAL' }]);
+  assert.equal((await postMessage(app, msg, { 'idempotency-key': 'int' })).statusCode, 500);
+  const again = await postMessage(app, msg, { 'idempotency-key': 'int' });
+  assert.equal(again.json().error.code, 'OUTCOME_UNKNOWN');
+  driver.setScript([{ type: 'fail', code: 'NOT_ON_WHATSAPP' }]);
+  assert.equal((await postMessage(app, msg, { 'idempotency-key': 'perm' })).statusCode, 422);
+  assert.equal((await postMessage(app, msg, { 'idempotency-key': 'perm' })).statusCode, 200, 'a definite failure frees the key');
+});
+
+test('store: an unknown outcome refuses the key until it expires or a late result resolves it', () => {
+  const clock = new FakeClock();
+  const store = new IdempotencyStore({ ttlMs: 100, clock });
+  store.begin('u', 'f');
+  store.markUnknown('u');
+  assert.deepEqual(store.begin('u', 'f'), { kind: 'unknown' });
+  assert.deepEqual(store.begin('u', 'other'), { kind: 'mismatch' });
+  store.storeIfAbsent('u', 'f', { id: 'late' });
+  assert.deepEqual(store.begin('u', 'f'), { kind: 'replay', result: { id: 'late' } });
+  store.begin('v', 'f');
+  store.markUnknown('v');
+  store.markUnknown('nope');
+  clock.t += 100;
+  store.sweep();
+  assert.deepEqual(store.begin('v', 'f'), { kind: 'new' }, 'an expired unknown outcome frees the key');
 });

@@ -207,8 +207,8 @@ class TestAmbiguousTimeout:
         assert sent[0]["id"] == result.provider_message_id
 
     def test_service_timeout_is_not_resent(self) -> None:
-        """The service's own TIMEOUT_AFTER_SEND releases the key; the provider's retries
-        do not send again, so WhatsApp gets the message at most once."""
+        """After the service's own TIMEOUT_AFTER_SEND it refuses the key (OUTCOME_UNKNOWN):
+        the provider's retries do not send again, so WhatsApp gets the message at most once."""
         with NodeWhatsAppProcess(send_timeout_ms=200) as wa:
             wa.script({"type": "delay", "ms": 600})
             provider = provider_for(wa, timeout=5)
@@ -218,7 +218,7 @@ class TestAmbiguousTimeout:
             assert result.trace is not None
             assert result.trace.possibly_delivered
             codes = [attempt.error.code for attempt in result.trace.attempts if attempt.error is not None]
-            assert codes == ["whatsapp.TIMEOUT_AFTER_SEND"] * 3
+            assert codes == ["whatsapp.TIMEOUT_AFTER_SEND"] + ["whatsapp.OUTCOME_UNKNOWN"] * 2
             time.sleep(0.6)  # let the late confirmation land
             assert len(wa.sent()) == 1
 

@@ -174,6 +174,7 @@ ERROR_CASES = [
     ("INVALID_REQUEST", 413, None, ErrorClass.PERMANENT, None),
     ("TIMEOUT_AFTER_SEND", 504, None, ErrorClass.AMBIGUOUS, None),
     ("INTERNAL", 500, None, ErrorClass.AMBIGUOUS, None),
+    ("OUTCOME_UNKNOWN", 409, None, ErrorClass.AMBIGUOUS, None),
 ]
 
 
@@ -323,8 +324,9 @@ class TestThroughTheOrchestrator:
     async def test_service_side_ambiguity_is_not_resent(
         self, node: FakeNode, provider: WhatsAppProvider, code: str, status: int
     ) -> None:
-        """After the service's own ambiguous answer (which releases the key), retries do not resend."""
+        """After the service's own ambiguous answer it refuses the key (OUTCOME_UNKNOWN): retries do not resend."""
         node.replies.append(node_error(code, status))
+        node.replies.extend([node_error("OUTCOME_UNKNOWN", 409)] * 2)
         async with Orchestrator(
             [provider],
             retry=RetryPolicy(max_attempts=3, backoff="none"),
@@ -334,9 +336,9 @@ class TestThroughTheOrchestrator:
         assert result.status == "unknown"
         assert result.trace is not None
         assert result.trace.possibly_delivered
-        assert [attempt.error.code for attempt in result.trace.attempts if attempt.error] == [f"whatsapp.{code}"] * 3
-        assert "not sent again" in result.trace.attempts[-1].error.message  # type: ignore[union-attr]
-        assert len(node.requests) == 1
+        codes = [attempt.error.code for attempt in result.trace.attempts if attempt.error]
+        assert codes == [f"whatsapp.{code}", "whatsapp.OUTCOME_UNKNOWN", "whatsapp.OUTCOME_UNKNOWN"]
+        assert node.sent == []
 
     async def test_other_keys_still_send_after_an_ambiguous_one(
         self, node: FakeNode, provider: WhatsAppProvider

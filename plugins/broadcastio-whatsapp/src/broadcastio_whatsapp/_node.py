@@ -8,7 +8,6 @@ repeated key, so a retry after an ambiguous timeout never sends twice.
 from __future__ import annotations
 
 import base64
-import collections
 import hashlib
 import re
 import time
@@ -31,13 +30,6 @@ DEFAULT_BASE_URL = "http://127.0.0.1:3000"
 _KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 # Separators people write inside phone numbers.
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
-
-# The service answers these after asking WhatsApp to send, and then releases
-# the Idempotency-Key: a retry with the same key would send again. The
-# provider remembers such keys and does not resend them, so its idempotent
-# claim holds (client-side timeouts are safe: the key stays in flight).
-_KEY_RELEASING_CODES = frozenset({f"{CODE_PREFIX}TIMEOUT_AFTER_SEND", f"{CODE_PREFIX}INTERNAL"})
-_MAX_UNSAFE_KEYS = 10_000
 
 _STATE_HINTS = {
     "starting": "WhatsApp Web is starting",
@@ -116,8 +108,6 @@ class WhatsAppProvider(HttpProvider):
             retry_policy=retry_policy,
         )
         self.token = token
-        # Keys whose send ended ambiguous on the service's side (see _KEY_RELEASING_CODES).
-        self._unsafe_keys: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     def _payload(self, message: Message, address: str) -> dict[str, Any] | DeliveryError:
         payload: dict[str, Any] = {"to": normalise_address(address)}
@@ -146,31 +136,15 @@ class WhatsAppProvider(HttpProvider):
         payload = self._payload(message, address)
         if isinstance(payload, DeliveryError):
             return DeliveryResult.failure(payload)
+        # The service deduplicates by this key, also after its own ambiguous
+        # answers (a retry then gets OUTCOME_UNKNOWN), so the provider is idempotent.
         key = idempotency_header(message.metadata.idempotency_key)
-        earlier = self._unsafe_keys.get(key)
-        if earlier is not None:
-            return DeliveryResult.failure(
-                DeliveryError.ambiguous(
-                    earlier,
-                    f"not sent again: an earlier attempt with this idempotency key ended in {earlier} "
-                    "and may have been delivered",
-                )
-            )
         response = await self.request("POST", "/messages", json=payload, headers={"Idempotency-Key": key})
         if isinstance(response, DeliveryError):
             return DeliveryResult.failure(response)
         if response.status_code == 200:
             return DeliveryResult.success(self._message_id(response))
-        error = error_from_response(response, provider=self.name)
-        if error.code in _KEY_RELEASING_CODES:
-            self._remember_unsafe(key, error.code)
-        return DeliveryResult.failure(error)
-
-    def _remember_unsafe(self, key: str, code: str) -> None:
-        self._unsafe_keys[key] = code
-        self._unsafe_keys.move_to_end(key)
-        while len(self._unsafe_keys) > _MAX_UNSAFE_KEYS:
-            self._unsafe_keys.popitem(last=False)
+        return DeliveryResult.failure(error_from_response(response, provider=self.name))
 
     def _message_id(self, response: httpx.Response) -> str | None:
         try:

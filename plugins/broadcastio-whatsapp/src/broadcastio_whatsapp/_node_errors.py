@@ -31,6 +31,9 @@ CODE_CLASSES: dict[str, ErrorClass] = {
     # happened" (WhatsApp Web threw mid-send), so it is ambiguous, not
     # transient: the trace must say the message may have been delivered.
     "INTERNAL": ErrorClass.AMBIGUOUS,
+    # A retry of a key whose first send ended TIMEOUT_AFTER_SEND or INTERNAL:
+    # the service refuses to send it again; it may have been delivered.
+    "OUTCOME_UNKNOWN": ErrorClass.AMBIGUOUS,
 }
 """Every code node-whatsapp documents except UNAUTHORIZED, which raises."""
 
