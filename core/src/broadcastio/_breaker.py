@@ -2,7 +2,9 @@
 
 Fed by attempt outcomes, so a dead provider costs nothing per message once
 its breaker has opened. Permanent errors (a bad number, a refused message)
-say nothing about the provider's health and do not count.
+say nothing about the provider's health and do not count; neither do
+throttling answers (429, SMTP 421/4.7.x), which pause the provider instead
+(see ``_throttle.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from msgspec import Struct
 
 from broadcastio._errors import ConfigurationError, ErrorClass
 from broadcastio._models import DeliveryError
+from broadcastio._throttle import is_throttling
 
 __all__ = ["BreakerPolicy", "BreakerState", "CircuitBreaker"]
 
@@ -74,6 +77,12 @@ class CircuitBreaker:
         self._in_flight_probes += 1
         return True, changed
 
+    def retry_in(self, now: float) -> float:
+        """Seconds until :meth:`acquire` may admit a call again (0 unless open)."""
+        if self.state != "open" or not self._policy.enabled:
+            return 0.0
+        return max(0.0, self._policy.cooldown - (now - self._opened_at))
+
     def release(self) -> None:
         """Give back a permission that ended without a health verdict."""
         if self.state == "half_open" and self._in_flight_probes > 0:
@@ -90,7 +99,7 @@ class CircuitBreaker:
                 self.state = "closed"
                 return "closed"
             return None
-        if error.error_class is ErrorClass.PERMANENT:
+        if error.error_class is ErrorClass.PERMANENT or is_throttling(error):
             self.release()
             return None
         self._failures += 1

@@ -19,7 +19,7 @@ from broadcastio._breaker import BreakerState
 from broadcastio._classify import error_from_exception
 from broadcastio._clock import Clock
 from broadcastio._dispatch import HookDispatcher
-from broadcastio._errors import BroadcastioError, ErrorClass, ErrorCode, NoHealthyProviderError
+from broadcastio._errors import BroadcastioError, ErrorClass, ErrorCode, InvalidMessageError, NoHealthyProviderError
 from broadcastio._events import (
     AttemptEvent,
     BreakerChangeEvent,
@@ -43,11 +43,15 @@ from broadcastio._models import (
 )
 from broadcastio._ratelimit import TokenBucket
 from broadcastio._routing import ProviderSlot
+from broadcastio._throttle import is_throttling, pause_for
 
 __all__ = ["Deliverer"]
 
 _send_ids = itertools.count(1)
 """Process-wide, so hook plugins shared by several orchestrators can key by send_id."""
+
+_PASSING_SKIPS: frozenset[str] = frozenset({"unhealthy", "circuit_open", "throttled"})
+"""Skip reasons that pass with time: a message skipped only for these may be tried again later."""
 
 
 class _Run:
@@ -70,7 +74,7 @@ class _Run:
         self.last_error: DeliveryError | None = None
         self.last_failed: str | None = None
         self.possibly_delivered = False
-        self.skip_notes: list[tuple[str, str, str]] | None = None
+        self.skip_notes: list[tuple[str, str, str, float | None]] | None = None
 
 
 class Deliverer:
@@ -174,7 +178,7 @@ class Deliverer:
                     health = await self._check_health(slot)
                 if not health.healthy:
                     saw_unhealthy = True
-                    self._skip(run, message, slot, "unhealthy", health.detail)
+                    self._skip(run, message, slot, "unhealthy", health.detail, slot.health.expires_in())
                     continue
                 saw_healthy = True
             result = await self._try_provider(run, message, slot, address, buckets)
@@ -210,8 +214,17 @@ class Deliverer:
                 self._breaker_changed(slot, change, "open")
             if not allowed:
                 if number == 0:
-                    self._skip(run, message, slot, "circuit_open", "circuit breaker is open")
+                    retry_in = slot.breaker.retry_in(clock.monotonic())
+                    self._skip(run, message, slot, "circuit_open", "circuit breaker is open", retry_in)
                 return None
+            paused = slot.throttled_until - clock.monotonic()
+            if paused > 0:
+                if paused > policy.max_delay:  # too long to hold the message here: it is deferred
+                    slot.breaker.release()
+                    if number == 0:
+                        self._skip(run, message, slot, "throttled", f"provider asked to slow down for {paused:.1f}s", paused)
+                    return None
+                await clock.sleep(paused)
             number += 1
             if number == 1 and run.last_failed is not None and hooks.wants("broadcastio_fallback"):
                 assert run.last_error is not None
@@ -231,10 +244,19 @@ class Deliverer:
             if buckets is not None and slot.name in buckets:
                 await buckets[slot.name].acquire()
 
+            gate = slot.in_flight
+            if gate is not None:
+                try:
+                    await gate.acquire()
+                except asyncio.CancelledError:
+                    slot.breaker.release()
+                    raise
             started_at = clock.now() if observe_attempts else None
             started = clock.monotonic()
             try:
                 outcome = await slot.send(message, address)
+            except InvalidMessageError as exc:  # this provider cannot take this message: it fails alone
+                outcome = DeliveryResult.failure(DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, str(exc)))
             except BroadcastioError:
                 slot.breaker.release()
                 raise
@@ -243,6 +265,9 @@ class Deliverer:
                 raise
             except Exception as exc:  # a misbehaving provider must not kill a broadcast
                 outcome = DeliveryResult.failure(error_from_exception(exc))
+            finally:
+                if gate is not None:
+                    gate.release()
             duration_ms = (clock.monotonic() - started) * 1000.0
 
             error = self._error_of(outcome, slot)
@@ -273,6 +298,8 @@ class Deliverer:
                 return outcome
 
             run.last_error, run.last_failed = error, slot.name
+            if is_throttling(error):
+                slot.throttled_until = max(slot.throttled_until, clock.monotonic() + pause_for(error))
             if error.error_class is ErrorClass.AMBIGUOUS:
                 run.possibly_delivered = True
             if number >= policy.max_attempts or not policy.allows(error, idempotent=slot.idempotent):
@@ -321,10 +348,19 @@ class Deliverer:
             )
         return health
 
-    def _skip(self, run: _Run, message: Message, slot: ProviderSlot, reason: SkipReason, detail: str) -> None:
+    def _skip(
+        self,
+        run: _Run,
+        message: Message,
+        slot: ProviderSlot,
+        reason: SkipReason,
+        detail: str,
+        retry_in: float | None = None,
+    ) -> None:
+        """Record that ``slot`` was not called; ``retry_in`` is when it may be, for reasons that pass."""
         if run.skip_notes is None:
             run.skip_notes = []
-        run.skip_notes.append((slot.name, reason, detail))  # formatted only if nothing was tried
+        run.skip_notes.append((slot.name, reason, detail, retry_in))  # formatted only if nothing was tried
         if run.skipped is not None:
             run.skipped.append(SkippedProvider(provider=slot.name, reason=reason, detail=detail))
         if self._hooks.wants("broadcastio_provider_skipped"):
@@ -370,12 +406,7 @@ class Deliverer:
                 reference_id=metadata.reference_id,
                 trace=trace,
             )
-        error = run.last_error or DeliveryError(
-            code=ErrorCode.NO_PROVIDER_AVAILABLE,
-            message="no provider could be tried: "
-            + "; ".join(f"{name} skipped ({reason}: {detail})" for name, reason, detail in run.skip_notes or ()),
-            error_class=ErrorClass.PERMANENT,
-        )
+        error = run.last_error or _nothing_tried(run.skip_notes or ())
         return DeliveryResult(
             status="unknown" if run.possibly_delivered else "failed",
             provider=error.provider,
@@ -384,3 +415,21 @@ class Deliverer:
             reference_id=metadata.reference_id,
             trace=trace,
         )
+
+
+def _nothing_tried(notes: Sequence[tuple[str, str, str, float | None]]) -> DeliveryError:
+    """The error of a message no provider was called for.
+
+    Transient, with ``retry_after`` set to when the first skipped provider may
+    be tried again, when any skip passes with time (an open breaker, a failed
+    health check, a throttled provider): a one-second outage must not turn a
+    campaign's untried messages into final failures. Permanent only when no
+    provider could ever take it (no address for any channel).
+    """
+    text = "no provider could be tried: " + "; ".join(
+        f"{name} skipped ({reason}: {detail})" for name, reason, detail, _ in notes
+    )
+    waits = [retry_in or 0.0 for _, reason, _, retry_in in notes if reason in _PASSING_SKIPS]
+    if waits:
+        return DeliveryError.transient(ErrorCode.NO_PROVIDER_AVAILABLE, text, retry_after=min(waits))
+    return DeliveryError.permanent(ErrorCode.NO_PROVIDER_AVAILABLE, text)

@@ -76,6 +76,10 @@ class HealthCache:
         health = await asyncio.shield(self._pending)
         return health, previous, owner
 
+    def expires_in(self) -> float:
+        """Seconds until the cached answer goes stale and the next caller checks again."""
+        return max(0.0, self._expires_at - self._clock.monotonic())
+
     def invalidate(self) -> None:
         """Forget the cached answer so the next call checks again."""
         self._expires_at = 0.0

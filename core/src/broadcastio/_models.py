@@ -43,7 +43,7 @@ DEFAULT_MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 
 Priority = Literal["low", "normal", "high"]
 DeliveryStatus = Literal["delivered", "failed", "unknown"]
-SkipReason = Literal["no_address", "unhealthy", "circuit_open"]
+SkipReason = Literal["no_address", "unhealthy", "circuit_open", "throttled"]
 
 _PHONE_CHANNELS = frozenset({"whatsapp", "sms"})
 

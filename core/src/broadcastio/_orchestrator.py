@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+
+import msgspec
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -12,10 +14,10 @@ from broadcastio._broadcast import stream_results
 from broadcastio._clock import Clock, SystemClock
 from broadcastio._delivery import Deliverer
 from broadcastio._dispatch import HookDispatcher
-from broadcastio._errors import ConfigurationError, InvalidMessageError, UsageError
+from broadcastio._errors import ConfigurationError, ErrorCode, InvalidMessageError, UsageError
 from broadcastio._events import AttemptEvent, ResultEvent
 from broadcastio._health import HealthPolicy
-from broadcastio._models import DeliveryResult, Message, ProviderHealth
+from broadcastio._models import DeliveryError, DeliveryResult, Message, ProviderHealth
 from broadcastio._plugins import PluginManager, make_plugin_manager
 from broadcastio._ratelimit import RateLimit, TokenBucket
 from broadcastio._retry import RetryPolicy
@@ -73,6 +75,9 @@ class Orchestrator:
     :param breaker: circuit breaker settings, one breaker per provider.
     :param health: active health check settings.
     :param rate_limits: per-provider rate limits, by provider name.
+    :param max_in_flight: per-provider caps on concurrent attempts, by provider
+        name, shared by every send and broadcast of this orchestrator (a
+        provider's own ``max_in_flight`` attribute is the default).
     :param fallback_on_ambiguous: move on to the next provider after an
         ambiguous failure (the message may then arrive twice); off by default.
     :param hooks: objects with ``@hookimpl`` methods to register.
@@ -93,6 +98,7 @@ class Orchestrator:
         breaker: BreakerPolicy | None = None,
         health: HealthPolicy | None = None,
         rate_limits: Mapping[str, RateLimit] | None = None,
+        max_in_flight: Mapping[str, int] | None = None,
         fallback_on_ambiguous: bool = False,
         hooks: Iterable[object] = (),
         on_attempt: Callable[[AttemptEvent], object] | None = None,
@@ -115,6 +121,7 @@ class Orchestrator:
         self.breaker = breaker or BreakerPolicy()
         self.health_policy = health or HealthPolicy()
         limits = dict(rate_limits or {})
+        caps = dict(max_in_flight or {})
         slots: list[ProviderSlot] = []
         for provider in providers:
             slot = ProviderSlot(
@@ -124,12 +131,15 @@ class Orchestrator:
                 health=self.health_policy,
                 rate_limit=limits.pop(getattr(provider, "name", ""), None),
                 clock=self._clock,
+                max_in_flight=caps.pop(getattr(provider, "name", ""), None),
             )
             if any(existing.name == slot.name for existing in slots):
                 raise ConfigurationError(f"two providers are named {slot.name!r}; provider names must be unique")
             slots.append(slot)
         if limits:
             raise ConfigurationError(f"rate_limits names unknown providers: {', '.join(sorted(limits))}")
+        if caps:
+            raise ConfigurationError(f"max_in_flight names unknown providers: {', '.join(sorted(caps))}")
         self._slots: tuple[ProviderSlot, ...] = tuple(slots)
         self._by_name = {slot.name: slot for slot in slots}
 
@@ -171,6 +181,32 @@ class Orchestrator:
         """Sync facade of :meth:`ahealth`."""
         ensure_no_running_loop("health", "ahealth")
         return self._loop_thread.run(self.ahealth())
+
+    def preflight(self, message: Message, *, via: Sequence[str] | None = None) -> tuple[DeliveryError, ...]:
+        """What each provider would refuse about ``message`` before sending it.
+
+        Runs the optional ``preflight(message, address)`` check of every
+        provider on the route that has an address for the message (the same
+        checks ``send`` makes first, such as the email provider's address
+        and header checks); nothing is sent and nothing is connected to. Used
+        by ``broadcast --dry-run`` to report bad rows. Each error names its
+        provider; an empty tuple means no provider objects.
+        """
+        if not isinstance(message, Message):
+            raise InvalidMessageError(f"preflight() takes a Message, got {type(message).__name__}")
+        refusals: list[DeliveryError] = []
+        for slot in self._route(via):
+            check = getattr(slot.provider, "preflight", None)
+            address = message.address_for(slot.channel)
+            if not callable(check) or address is None:
+                continue
+            try:
+                error = check(message, address)
+            except InvalidMessageError as exc:
+                error = DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, str(exc))
+            if isinstance(error, DeliveryError):
+                refusals.append(msgspec.structs.replace(error, provider=slot.name))
+        return tuple(refusals)
 
     # --- sending -------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from msgspec import Struct
 
 from broadcastio._errors import ConfigurationError
-from broadcastio._models import DeliveryResult, Message, ProviderHealth
+from broadcastio._models import DeliveryError, DeliveryResult, Message, ProviderHealth
 from broadcastio._retry import RetryPolicy
 
 __all__ = ["Provider", "ProviderLike", "ProviderType", "check_provider"]
@@ -45,17 +45,29 @@ class Provider:
 
     :cvar idempotent: True when a repeated send with the same idempotency key
         cannot deliver twice; the orchestrator may then retry ambiguous failures.
+    :cvar max_in_flight: the most attempts the orchestrator runs on this
+        provider at once (None: no cap); ``Orchestrator(max_in_flight=...)``
+        overrides it.
     """
 
     name: str = ""
     channel: str = ""
     idempotent: bool = False
     retry_policy: RetryPolicy | None = None
+    max_in_flight: int | None = None
     secret_fields: ClassVar[tuple[str, ...]] = ()
 
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """Make exactly one delivery attempt to ``address``."""
         raise NotImplementedError(f"{type(self).__name__}.send is not implemented")
+
+    def preflight(self, message: Message, address: str) -> DeliveryError | None:
+        """What ``send`` would refuse about ``message`` before any I/O, or None.
+
+        Optional and cheap (no I/O): the same address and content checks
+        ``send`` makes first, so a dry run can report bad rows.
+        """
+        return None
 
     async def health(self) -> ProviderHealth:
         """Whether the provider can deliver now; cheap, no message sent."""

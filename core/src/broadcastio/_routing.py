@@ -10,13 +10,14 @@ from typing import Any
 
 from broadcastio._breaker import BreakerPolicy, CircuitBreaker
 from broadcastio._clock import Clock
+from broadcastio._errors import ConfigurationError
 from broadcastio._health import HealthCache, HealthPolicy
 from broadcastio._models import DeliveryResult, Message, ProviderHealth
 from broadcastio._provider import check_provider
 from broadcastio._ratelimit import RateLimit, TokenBucket
 from broadcastio._retry import RetryPolicy
 
-__all__ = ["ProviderSlot"]
+__all__ = ["ProviderSlot", "check_max_in_flight"]
 
 _ALWAYS_HEALTHY = ProviderHealth(healthy=True, detail="provider has no health check")
 
@@ -35,6 +36,15 @@ def _as_async(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return functools.update_wrapper(in_thread, function)
 
 
+def check_max_in_flight(name: str, value: object) -> int | None:
+    """``value`` as a cap on a provider's concurrent attempts, or None for no cap."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"provider {name!r}: max_in_flight must be an integer >= 1 or None, got {value!r}")
+    return value
+
+
 class ProviderSlot:
     """A provider plus its retry policy, breaker, health cache and rate limit."""
 
@@ -44,10 +54,13 @@ class ProviderSlot:
         "channel",
         "health",
         "idempotent",
+        "in_flight",
+        "max_in_flight",
         "name",
         "provider",
         "retry_policy",
         "send",
+        "throttled_until",
     )
 
     def __init__(
@@ -59,6 +72,7 @@ class ProviderSlot:
         health: HealthPolicy,
         rate_limit: RateLimit | None,
         clock: Clock,
+        max_in_flight: int | None = None,
     ) -> None:
         check_provider(provider)
         self.provider = provider
@@ -78,6 +92,12 @@ class ProviderSlot:
 
             self.health = HealthCache(always_healthy, health, clock)
         self.bucket = TokenBucket(rate_limit, clock) if rate_limit is not None else None
+        limit = max_in_flight if max_in_flight is not None else getattr(provider, "max_in_flight", None)
+        self.max_in_flight: int | None = check_max_in_flight(self.name, limit)
+        # Shared by every send and broadcast of the orchestrator: the cap is per provider, not per caller.
+        self.in_flight = asyncio.Semaphore(limit) if limit is not None else None
+        # Monotonic time before which a throttled provider gets no new attempt (429, SMTP 421/4.7.x).
+        self.throttled_until = 0.0
 
     async def aclose(self) -> None:
         """Close the provider if it has anything to close."""
