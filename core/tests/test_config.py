@@ -315,6 +315,22 @@ class TestBuild:
         finally:
             orchestrator.close()
 
+    def test_max_in_flight_reaches_the_orchestrator(self) -> None:
+        """A provider's max_in_flight caps its concurrent attempts in the built orchestrator."""
+        config = parse('[[providers]]\nname = "a"\ntype = "memory"\nmax_in_flight = 3\n')
+        assert config.providers[0].max_in_flight == 3
+        orchestrator = build_orchestrator(config, plugin_manager=isolated_plugin_manager())
+        try:
+            assert orchestrator._slot("a").max_in_flight == 3
+        finally:
+            orchestrator.close()
+
+    def test_bad_max_in_flight_names_its_line(self) -> None:
+        """max_in_flight = 0 is refused at its own line."""
+        error = error_of('[[providers]]\nname = "a"\ntype = "memory"\nmax_in_flight = 0\n')
+        assert (error.line, error.key) == (4, "providers[0].max_in_flight")
+        assert "max_in_flight must be an integer >= 1" in error.reason
+
     def test_disabled_provider_is_not_built(self) -> None:
         """enabled = false leaves a provider out."""
         config = parse(

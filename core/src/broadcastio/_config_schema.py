@@ -78,6 +78,7 @@ class ProviderSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     enabled: bool = True
     retry: RetrySection | None = None
     rate_limit: RateLimitSection | None = None
+    max_in_flight: int | None = None
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
 
 

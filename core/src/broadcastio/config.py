@@ -20,6 +20,7 @@ Example::
     type = "whatsapp"             # a registered provider type
     retry = { max_attempts = 5 }  # overrides fields of [retry] for this provider
     rate_limit = { per_second = 10, burst = 5 }
+    max_in_flight = 10            # at most 10 attempts on this provider at once
 
     [providers.settings]          # keyword arguments of the provider factory
     base_url = "http://127.0.0.1:3000"
@@ -54,6 +55,7 @@ from broadcastio._orchestrator import Orchestrator
 from broadcastio._plugins import PluginManager, make_plugin_manager
 from broadcastio._ratelimit import RateLimit
 from broadcastio._retry import RetryPolicy
+from broadcastio._routing import check_max_in_flight
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
@@ -146,6 +148,7 @@ class ProviderConfig(Struct, frozen=True, kw_only=True):
     enabled: bool = True
     retry: RetryPolicy | None = None
     rate_limit: RateLimit | None = None
+    max_in_flight: int | None = None
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
     secret_settings: frozenset[str] = frozenset()
     lines: dict[str, int] = msgspec.field(default_factory=dict)
@@ -234,6 +237,10 @@ def _provider(
     rate_limit = None
     if section.rate_limit is not None:
         rate_limit = _policy(locator, (*path, "rate_limit"), RateLimit, msgspec.structs.asdict(section.rate_limit))
+    try:
+        max_in_flight = check_max_in_flight(section.name, section.max_in_flight)
+    except ConfigurationError as exc:
+        raise locator.error((*path, "max_in_flight"), str(exc)) from None
     prefix = len(path) + 1
     secret_settings = frozenset(
         ".".join(str(part) for part in secret[prefix:])
@@ -252,6 +259,7 @@ def _provider(
         enabled=section.enabled,
         retry=retry,
         rate_limit=rate_limit,
+        max_in_flight=max_in_flight,
         settings=section.settings,
         secret_settings=secret_settings,
         lines=lines,
@@ -369,12 +377,14 @@ def build_orchestrator(
     manager = plugin_manager if plugin_manager is not None else make_plugin_manager()
     providers = build_providers(config, manager)
     rate_limits = {p.name: p.rate_limit for p in config.providers if p.enabled and p.rate_limit is not None}
+    caps = {p.name: p.max_in_flight for p in config.providers if p.enabled and p.max_in_flight is not None}
     return Orchestrator(
         providers,
         retry=config.retry,
         breaker=config.breaker,
         health=config.health,
         rate_limits=rate_limits,
+        max_in_flight=caps,
         fallback_on_ambiguous=config.fallback_on_ambiguous,
         hooks=hooks,
         plugin_manager=manager,
