@@ -34,7 +34,17 @@ class TestRefusals:
 
 class TestReplies:
     @pytest.mark.parametrize(
-        ("code", "expected"), [(421, ErrorClass.TRANSIENT), (452, ErrorClass.TRANSIENT), (552, ErrorClass.PERMANENT)]
+        ("code", "text"),
+        [(421, "4.7.0 Too many connections"), (421, "Service not available"), (450, "4.7.1 Rate limit exceeded")],
+    )
+    def test_throttling_replies_are_rate_limited(self, code: int, text: str) -> None:
+        """421 and 4.7.x replies ask us to slow down: transient rate_limited, which never trips the breaker."""
+        error = reply_error(code, text, phase="mail")
+        assert (error.code, error.error_class) == (ErrorCode.RATE_LIMITED, ErrorClass.TRANSIENT)
+        assert f"SMTP {code}" in error.message
+
+    @pytest.mark.parametrize(
+        ("code", "expected"), [(450, ErrorClass.TRANSIENT), (452, ErrorClass.TRANSIENT), (552, ErrorClass.PERMANENT)]
     )
     def test_code_decides_the_class(self, code: int, expected: ErrorClass) -> None:
         """4xx transient, 5xx permanent, coded smtp.<code>."""

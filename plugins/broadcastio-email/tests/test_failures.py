@@ -60,7 +60,8 @@ class TestReplyCodes:
 
         assert first.error is not None
         assert first.error.error_class is ErrorClass.TRANSIENT
-        assert first.error.code == "smtp.421"
+        assert first.error.code == "rate_limited"  # 421: a throttling answer, which pauses instead of tripping
+        assert "SMTP 421" in first.error.message
         assert second.error is not None
         assert second.error.error_class is ErrorClass.PERMANENT
         assert second.error.code == "smtp.553"
@@ -170,7 +171,7 @@ class TestThroughOrchestrator:
         assert result.trace is not None
         assert [attempt.ok for attempt in result.trace.attempts] == [False, True]
         assert result.trace.attempts[0].error is not None
-        assert result.trace.attempts[0].error.code == "smtp.451"
+        assert result.trace.attempts[0].error.code == "rate_limited"  # 4.7.1: a policy answer, treated as throttling
         assert len(smtp_server.handler.received) == 1
 
     async def test_5xx_is_not_retried_and_falls_back(self, smtp_server: SmtpServer) -> None:

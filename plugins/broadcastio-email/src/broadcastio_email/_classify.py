@@ -5,11 +5,15 @@ connection or a timeout is transient; once the message content is on its
 way, the server may have queued it, so the same failure is ambiguous.
 Reply codes decide the rest: 4xx transient, 5xx permanent, and replies that
 only a configuration change can fix (bad credentials, AUTH required, an
-unverifiable certificate) raise :class:`~broadcastio.ConfigurationError`.
+unverifiable certificate, a TLS mode the port does not speak) raise
+:class:`~broadcastio.ConfigurationError`. A 421 or a 4.7.x reply (too many
+connections, rate limit) is a throttling answer: ``rate_limited``, which
+pauses the provider instead of opening its breaker.
 """
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Callable, Mapping
 from typing import Literal, TypeVar
@@ -37,6 +41,10 @@ _AUTH_REPLY_CODES = frozenset({530, 534, 535, 538})
 invalid, 538 encryption required for the mechanism."""
 
 
+_THROTTLE_STATUS = re.compile(r"^\s*4\.7\.\d{1,3}\b")
+"""RFC 3463 4.7.x: a transient security or policy status (rate limits, too many connections)."""
+
+
 def _keep(text: str) -> str:
     return text
 
@@ -59,6 +67,8 @@ def reply_error(code: int, text: str, *, phase: Phase, redact: Redact = _keep) -
     protocol fault: permanent before DATA, ambiguous during it.
     """
     detail = f"SMTP {code} during {phase}: {redact(text)}".rstrip(": ")
+    if code == 421 or (400 <= code < 500 and _THROTTLE_STATUS.match(text)):
+        return DeliveryError.transient(ErrorCode.RATE_LIMITED, detail)
     if 400 <= code < 500:
         return DeliveryError.transient(f"smtp.{code}", detail)
     if 500 <= code < 600:
@@ -81,13 +91,20 @@ def recipient_refusal(refusals: Mapping[str, tuple[int, str]], *, redact: Redact
     return DeliveryError.permanent(RECIPIENT_REFUSED, detail)
 
 
-def _raise_if_configuration(exc: BaseException, phase: Phase, redact: Redact) -> None:
+def _raise_if_configuration(exc: BaseException, phase: Phase, redact: Redact, tls: str | None) -> None:
     certificate = _cause(exc, ssl.SSLCertVerificationError)
     if certificate is not None:
         reason = getattr(certificate, "verify_message", None) or certificate
         raise ConfigurationError(
             f"the SMTP server's TLS certificate failed verification ({reason}); "
             "set ca_file or tls_context for a private CA, or validate_certs=False for a test server"
+        ) from exc
+    handshake = _cause(exc, ssl.SSLError)
+    if tls == "implicit" and phase == "connect" and handshake is not None:
+        # The port answered, but not with TLS: a plain or STARTTLS port. Retrying cannot fix it.
+        raise ConfigurationError(
+            f"tls='implicit' but the SMTP port did not answer a TLS handshake ({handshake.reason or handshake}); "
+            "use tls='starttls' for a submission port (587) or tls='none' for a plain one, or the SMTPS port (465)"
         ) from exc
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         code = exc.code
@@ -107,13 +124,13 @@ def _raise_if_configuration(exc: BaseException, phase: Phase, redact: Redact) ->
         raise ConfigurationError(f"SMTP authentication is not possible: {exc.message}") from exc
 
 
-def classify(exc: BaseException, phase: Phase, *, redact: Redact = _keep) -> DeliveryError:
-    """The DeliveryError for an exception raised during ``phase``.
+def classify(exc: BaseException, phase: Phase, *, redact: Redact = _keep, tls: str | None = None) -> DeliveryError:
+    """The DeliveryError for an exception raised during ``phase`` (``tls`` is the provider's mode).
 
     Raises :class:`ConfigurationError` instead when only configuration can
     fix the failure.
     """
-    _raise_if_configuration(exc, phase, redact)
+    _raise_if_configuration(exc, phase, redact, tls)
     if isinstance(exc, aiosmtplib.SMTPRecipientRefused):
         return recipient_refusal({exc.recipient: (exc.code, exc.message)}, redact=redact)
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):

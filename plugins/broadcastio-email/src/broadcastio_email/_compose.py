@@ -16,14 +16,14 @@ import email.utils
 import hashlib
 from collections.abc import Mapping
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 
-from broadcastio import InvalidMessageError, Message, Recipient
+from broadcastio import Attachment, InvalidMessageError, Message, Recipient
 from msgspec import Struct
 
 from broadcastio_email._addresses import check_header_text, parse_mailbox
 
-__all__ = ["IDEMPOTENCY_HEADER", "PROTECTED_HEADERS", "ComposedEmail", "compose"]
+__all__ = ["IDEMPOTENCY_HEADER", "PROTECTED_HEADERS", "AttachmentParts", "ComposedEmail", "compose", "estimated_size"]
 
 IDEMPOTENCY_HEADER = "X-Broadcastio-Idempotency-Key"
 
@@ -129,15 +129,53 @@ def _add_body(mail: EmailMessage, message: Message) -> None:
         mail.set_content(message.html or "", subtype="html")
 
 
-def _add_attachments(mail: EmailMessage, message: Message) -> None:
-    for attachment in message.attachments:
-        _checked("Content-Disposition (attachment filename)", attachment.filename)
-        _checked("Content-Type (attachment mime_type)", attachment.mime_type)
+class AttachmentParts:
+    """Base64 MIME parts of recent attachments, encoded once and shared by every email.
+
+    A campaign sends the same attachment object to every recipient; encoding
+    it per message cost one base64 copy per message in flight. Entries keep
+    their content alive, so an ``id`` is never reused while it is cached.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._parts: dict[tuple[int, str, str], tuple[Attachment, MIMEPart]] = {}
+
+    def part(self, attachment: Attachment) -> MIMEPart:
+        key = (id(attachment.content), attachment.filename, attachment.mime_type)
+        cached = self._parts.get(key)
+        if cached is not None and cached[0].content is attachment.content:
+            return cached[1]
         maintype, _, subtype = attachment.mime_type.partition("/")
         if not maintype or not subtype or maintype.lower() in _CONTAINER_TYPES:
             # multipart/* and message/* cannot be sent as opaque base64 parts.
             maintype, subtype = "application", "octet-stream"
-        mail.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
+        part = MIMEPart(policy=_POLICY)
+        part.set_content(
+            attachment.content, maintype=maintype, subtype=subtype, disposition="attachment", filename=attachment.filename
+        )
+        if self._size > 0:
+            if len(self._parts) >= self._size:
+                self._parts.pop(next(iter(self._parts)))
+            self._parts[key] = (attachment, part)
+        return part
+
+
+def _add_attachments(mail: EmailMessage, message: Message, parts: AttachmentParts) -> None:
+    if not message.attachments:
+        return
+    for attachment in message.attachments:
+        _checked("Content-Disposition (attachment filename)", attachment.filename)
+        _checked("Content-Type (attachment mime_type)", attachment.mime_type)
+    mail.make_mixed()
+    for attachment in message.attachments:
+        mail.attach(parts.part(attachment))
+
+
+def estimated_size(message: Message) -> int:
+    """Roughly the bytes the built email takes: text, html, and base64 (4/3) attachments."""
+    body = len(message.text) + len(message.html or "")
+    return body + sum(len(a.content) * 4 // 3 for a in message.attachments) + 4096
 
 
 def compose(
@@ -146,6 +184,7 @@ def compose(
     *,
     from_address: Address,
     reply_to: Address | None = None,
+    parts: AttachmentParts | None = None,
 ) -> ComposedEmail:
     """Build the email for ``message`` to ``address``; raises InvalidMessageError."""
     to = _recipient_address(message, address)
@@ -167,7 +206,7 @@ def compose(
         for name, value in custom.items():
             mail[name] = value
         _add_body(mail, message)
-        _add_attachments(mail, message)
+        _add_attachments(mail, message, parts or AttachmentParts(size=0))
         data = mail.as_bytes(policy=_POLICY)
     except (ValueError, TypeError) as exc:  # second line of defence: the email package refused a header
         raise InvalidMessageError(f"email message could not be built: {exc}") from exc

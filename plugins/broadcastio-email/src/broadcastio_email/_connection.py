@@ -40,16 +40,18 @@ class Endpoint:
 
 
 class Connection:
-    """A fresh SMTP connection for one send or one health check.
+    """One SMTP connection, for a health check or for a pool's sends.
 
     :attr:`phase` says how far the conversation got, which is what decides
-    whether a failure is transient or ambiguous.
+    whether a failure is transient or ambiguous; :attr:`messages` counts the
+    transactions it completed.
     """
 
     def __init__(self, endpoint: Endpoint, *, timeout: float, local_hostname: str) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
         self.phase: Phase = "connect"
+        self.messages = 0
         self.smtp = aiosmtplib.SMTP(
             hostname=endpoint.host,
             port=endpoint.port,

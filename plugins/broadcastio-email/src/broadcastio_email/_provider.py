@@ -1,4 +1,4 @@
-"""The ``email`` provider: one SMTP transaction per send, over a fresh connection."""
+"""The ``email`` provider: one SMTP transaction per send, over a small pool of connections."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ import aiosmtplib
 import structlog
 from broadcastio import (
     ConfigurationError,
+    DeliveryError,
     DeliveryResult,
+    ErrorCode,
+    InvalidMessageError,
     Message,
     Provider,
     ProviderHealth,
@@ -24,7 +27,8 @@ from broadcastio import (
 
 from broadcastio_email._addresses import mask_address
 from broadcastio_email._classify import classify, recipient_refusal
-from broadcastio_email._compose import ComposedEmail, compose
+from broadcastio_email._budget import ByteBudget
+from broadcastio_email._compose import AttachmentParts, ComposedEmail, compose, estimated_size
 from broadcastio_email._config import (
     DEFAULT_PORTS,
     TlsMode,
@@ -34,6 +38,7 @@ from broadcastio_email._config import (
     mailbox,
 )
 from broadcastio_email._connection import Connection, Endpoint
+from broadcastio_email._pool import ConnectionPool
 
 __all__ = ["EmailProvider"]
 
@@ -43,9 +48,12 @@ _log = structlog.get_logger("broadcastio_email")
 class EmailProvider(Provider):
     """Sends a message as one email through an SMTP server (aiosmtplib).
 
-    Each send opens its own connection (TLS, EHLO, AUTH, MAIL, RCPT, DATA,
-    QUIT): concurrent sends never share SMTP state, and a failure cannot
-    leave a pooled connection half-way through a transaction.
+    Each send is one transaction (MAIL, RCPT, DATA) on a connection of a
+    small pool (TLS, EHLO and AUTH once per connection). Concurrent sends
+    never share a connection; only a connection whose transaction completed
+    is reused, so a failure cannot leave one half-way through a
+    transaction. A pooled connection the server closed while idle is
+    replaced before anything is sent.
 
     :param host: SMTP server name or IP address.
     :param port: defaults to 587 (starttls), 465 (implicit) or 25 (none).
@@ -61,6 +69,15 @@ class EmailProvider(Provider):
     :param timeout: seconds allowed for each SMTP step of a send.
     :param health_timeout: seconds allowed for a whole health check.
     :param local_hostname: name given in EHLO (default: this host's FQDN).
+    :param max_connections: connections open at once, which is also the
+        provider's ``max_in_flight`` (default 10, well under the 50 per client
+        a stock postfix allows).
+    :param max_messages_per_connection: transactions before a connection is
+        closed and replaced.
+    :param idle_timeout: seconds an unused connection stays open.
+    :param max_bytes_in_flight: estimated bytes of emails being built and
+        sent at once (default 32 MiB); large attachments then go a few at a
+        time instead of multiplying memory by the concurrency.
     """
 
     channel = "email"
@@ -85,6 +102,10 @@ class EmailProvider(Provider):
         health_timeout: float = 5.0,
         local_hostname: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        max_connections: int = 10,
+        max_messages_per_connection: int = 100,
+        idle_timeout: float = 30.0,
+        max_bytes_in_flight: int = 32 * 1024 * 1024,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ConfigurationError("email provider: name must be a non-empty string")
@@ -114,6 +135,22 @@ class EmailProvider(Provider):
             host=self.host, port=self.port, tls=tls, tls_context=context, username=username, password=password
         )
         self._local_hostname = local_hostname
+        for label, value in (
+            ("max_connections", max_connections),
+            ("max_messages_per_connection", max_messages_per_connection),
+            ("max_bytes_in_flight", max_bytes_in_flight),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(f"email provider {name!r}: {label} must be an integer >= 1, got {value!r}")
+        self.max_in_flight = max_connections
+        self._pool = ConnectionPool(
+            self._fresh_connection,
+            size=max_connections,
+            idle_seconds=check_timeout("idle_timeout", idle_timeout),
+            max_messages=max_messages_per_connection,
+        )
+        self._budget = ByteBudget(max_bytes_in_flight)
+        self._parts = AttachmentParts()
 
     def __repr__(self) -> str:
         secret = ", password='***'" if self.password else ""
@@ -128,18 +165,42 @@ class EmailProvider(Provider):
             self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         return Connection(self._endpoint, timeout=step_timeout, local_hostname=self._local_hostname)
 
+    async def _fresh_connection(self) -> Connection:
+        return await self._connection(self.timeout)
+
+    def preflight(self, message: Message, address: str) -> DeliveryError | None:
+        """The checks ``send`` makes before connecting: address, headers, attachments."""
+        try:
+            compose(message, address, from_address=self.from_address, reply_to=self.reply_to)
+        except InvalidMessageError as exc:
+            return DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, str(exc))
+        return None
+
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """One SMTP transaction to ``address``; the message is checked before connecting."""
-        composed = compose(message, address, from_address=self.from_address, reply_to=self.reply_to)
-        started = time.perf_counter()
-        connection = await self._connection(self.timeout)
+        weight = await self._budget.acquire(estimated_size(message))
         try:
-            result = await self._transact(connection, composed)
-        except (aiosmtplib.SMTPException, OSError) as exc:  # TimeoutError is an OSError
-            error = classify(exc, connection.phase, redact=_redactor(composed.recipient))
-            result = DeliveryResult.failure(error)
+            return await self._send(message, address)
         finally:
-            await connection.close()
+            await self._budget.release(weight)
+
+    async def _send(self, message: Message, address: str) -> DeliveryResult:
+        composed = compose(message, address, from_address=self.from_address, reply_to=self.reply_to, parts=self._parts)
+        started = time.perf_counter()
+        while True:
+            connection, reused = await self._pool.acquire()
+            completed = False
+            try:
+                result = await self._transact(connection, composed, fresh=not reused)
+                completed = result.error is None
+            except (aiosmtplib.SMTPException, OSError) as exc:  # TimeoutError is an OSError
+                if reused and _went_stale(exc, connection):
+                    continue  # closed by the server while idle, before MAIL: nothing was sent
+                error = classify(exc, connection.phase, redact=_redactor(composed.recipient), tls=self.tls)
+                result = DeliveryResult.failure(error)
+            finally:
+                await self._pool.release(connection, reusable=completed)
+            break
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         to = mask_address(composed.recipient)
         if result.error is None:
@@ -156,8 +217,9 @@ class EmailProvider(Provider):
             )
         return result
 
-    async def _transact(self, connection: Connection, composed: ComposedEmail) -> DeliveryResult:
-        await connection.open(login=True)
+    async def _transact(self, connection: Connection, composed: ComposedEmail, *, fresh: bool) -> DeliveryResult:
+        if fresh:
+            await connection.open(login=True)
         smtp = connection.smtp
         options = [f"SIZE={len(composed.data)}"] if smtp.supports_extension("size") else []
         connection.phase = "mail"
@@ -204,7 +266,21 @@ class EmailProvider(Provider):
         )
 
     async def aclose(self) -> None:
-        """Nothing to release: every send and health check closes its own connection."""
+        """QUIT the pooled connections."""
+        await self._pool.aclose()
+
+
+def _went_stale(exc: BaseException, connection: Connection) -> bool:
+    """Whether a reused connection failed at MAIL because the server had closed it.
+
+    A lost connection, or the 421 a server sends when it drops an idle
+    client, before MAIL was accepted: nothing of this message was sent.
+    """
+    if connection.phase != "mail":
+        return False
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return exc.code == 421
+    return isinstance(exc, (aiosmtplib.SMTPServerDisconnected, ConnectionError))
 
 
 def _redactor(address: str) -> Callable[[str], str]:
