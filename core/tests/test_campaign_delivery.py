@@ -110,7 +110,8 @@ class TestTransientIsNeverFinal:
         down = FakeProvider("hook", "email", outcomes=(DeliveryError.transient("http.503", "unavailable"),))
         orchestrator = make_orchestrator([down], breaker=BreakerPolicy(failure_threshold=1, cooldown=30.0))
         first = await orchestrator.asend(Message(recipient=ALICE, text="hi"))
-        assert first.error is not None and first.error.error_class is ErrorClass.TRANSIENT
+        assert first.error is not None
+        assert first.error.error_class is ErrorClass.TRANSIENT
         clock.advance(10.0)
         skipped = await orchestrator.asend(Message(recipient=ALICE, text="hi"))
         assert skipped.error is not None
@@ -142,7 +143,8 @@ class TestThrottling:
         orchestrator = make_orchestrator([provider], breaker=BreakerPolicy(failure_threshold=2))
         for _ in range(10):
             result = await orchestrator.asend(Message(recipient=ALICE, text="hi"))
-            assert result.error is not None and result.error.code == ErrorCode.RATE_LIMITED
+            assert result.error is not None
+            assert result.error.code == ErrorCode.RATE_LIMITED
         assert orchestrator.breaker_state("api") == "closed"
 
     async def test_throttling_pauses_the_next_attempt_for_retry_after(
@@ -169,7 +171,8 @@ class TestThrottling:
         assert result.error is not None
         assert result.error.error_class is ErrorClass.TRANSIENT
         assert result.error.retry_after == pytest.approx(120.0)
-        assert result.trace is not None and result.trace.skipped[0].reason == "throttled"
+        assert result.trace is not None
+        assert result.trace.skipped[0].reason == "throttled"
 
 
 class Gauge(Provider):

@@ -222,7 +222,9 @@ class Deliverer:
                 if paused > policy.max_delay:  # too long to hold the message here: it is deferred
                     slot.breaker.release()
                     if number == 0:
-                        self._skip(run, message, slot, "throttled", f"provider asked to slow down for {paused:.1f}s", paused)
+                        self._skip(
+                            run, message, slot, "throttled", f"provider asked to slow down for {paused:.1f}s", paused
+                        )
                     return None
                 await clock.sleep(paused)
             number += 1

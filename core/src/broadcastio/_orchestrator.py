@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-
-import msgspec
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from broadcastio._breaker import BreakerPolicy
 from broadcastio._broadcast import stream_results

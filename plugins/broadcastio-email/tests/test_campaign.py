@@ -237,9 +237,9 @@ class TestAttachments:
         """The same attachment object is encoded once; another object is encoded anew."""
         parts = AttachmentParts()
         shared = Attachment(filename="r.pdf", content=b"%PDF" * 1000, mime_type="application/pdf")
-        assert parts.part(shared) is parts.part(shared)
+        assert parts.body(shared) is parts.body(shared)
         other = Attachment(filename="r.pdf", content=b"%PDF" * 999, mime_type="application/pdf")
-        assert parts.part(other) is not parts.part(shared)
+        assert parts.body(other) is not parts.body(shared)
 
     async def test_shared_attachment_arrives_intact_for_every_recipient(self) -> None:
         """Sharing the encoded part changes nothing on the wire."""
@@ -270,6 +270,39 @@ class TestAttachments:
             parsed = email.message_from_bytes(raw, policy=email.policy.default)
             attachment = next(iter(parsed.iter_attachments()))  # type: ignore[attr-defined]
             assert attachment.get_filename() == "data.bin"
+            assert attachment.get_content() == content
+
+    async def test_large_email_is_streamed_intact(self) -> None:
+        """A 2 MiB attachment goes out in chunks; aiosmtpd receives it byte for byte, dots in the text intact."""
+        import email
+        import email.policy
+
+        received: list[bytes] = []
+
+        class Keep(Counting):
+            async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
+                received.append(bytes(envelope.original_content))
+                return "250 OK"
+
+        controller = LimitedController(Keep(), hostname="127.0.0.1", port=0, server_hostname="localhost")
+        controller.start()
+        content = bytes(range(256)) * (8 * 1024)
+        shared = Attachment(filename="big.bin", content=content, mime_type="application/octet-stream")
+        text = "line one\n.starts with a dot\n..two dots\n."
+        provider = provider_for(controller.port)
+        try:
+            for n in range(2):
+                message = Message(recipient="x@example.org", text=text, attachments=(shared,))
+                result = await provider.send(message, f"r{n}@example.org")
+                assert result.ok, result.error
+        finally:
+            await provider.aclose()
+            controller.stop()
+        assert len(received) == 2
+        for raw in received:
+            parsed = email.message_from_bytes(raw, policy=email.policy.default)
+            body, attachment = list(parsed.iter_parts())  # type: ignore[attr-defined]
+            assert body.get_content().replace("\r\n", "\n").rstrip("\n") == text
             assert attachment.get_content() == content
 
 

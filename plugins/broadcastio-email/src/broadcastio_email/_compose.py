@@ -10,13 +10,15 @@ first gives a clear message and also catches the Unicode line separators.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.policy
 import email.utils
 import hashlib
+import secrets
 from collections.abc import Mapping
 from email.headerregistry import Address
-from email.message import EmailMessage, MIMEPart
+from email.message import EmailMessage
 
 from broadcastio import Attachment, InvalidMessageError, Message, Recipient
 from msgspec import Struct
@@ -57,13 +59,31 @@ _POLICY = email.policy.SMTP.clone(cte_type="7bit")
 RFC 2047 headers) so no server extension (8BITMIME, SMTPUTF8) is needed."""
 
 
+Chunk = bytes | bytearray
+"""A piece of an email on the wire: shared attachment bodies stay bytearrays, never copied."""
+
+
 class ComposedEmail(Struct, frozen=True, kw_only=True):
-    """What one send puts on the wire: envelope addresses and the message bytes."""
+    """What one send puts on the wire: envelope addresses and the message content.
+
+    ``pieces`` are the message in order, each ``(bytes, needs dot-stuffing)``:
+    the shared base64 attachment bodies are kept as they are, never copied
+    into one message-sized buffer unless :attr:`data` is asked for.
+    """
 
     sender: str
     recipient: str
     message_id: str
-    data: bytes
+    pieces: tuple[tuple[Chunk, bool], ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(piece) for piece, _ in self.pieces)
+
+    @property
+    def data(self) -> bytes:
+        """The whole message as one bytes object (small messages, tests)."""
+        return b"".join(piece for piece, _ in self.pieces)
 
 
 def _refuse(header: str, reason: str) -> InvalidMessageError:
@@ -130,52 +150,97 @@ def _add_body(mail: EmailMessage, message: Message) -> None:
 
 
 class AttachmentParts:
-    """Base64 MIME parts of recent attachments, encoded once and shared by every email.
+    """Base64 bodies of recent attachments, encoded once and shared by every email.
 
-    A campaign sends the same attachment object to every recipient; encoding
-    it per message cost one base64 copy per message in flight. Entries keep
-    their content alive, so an ``id`` is never reused while it is cached.
+    A campaign sends the same attachment object to every recipient. Encoding
+    it per message through the email package cost seconds of CPU and one
+    base64 copy per message in flight, so each attachment's body is encoded
+    once (base64, 76-character CRLF lines, as the email package writes it)
+    and spliced into every email in place of a placeholder part. Base64 has
+    no line starting with ``.``, so the spliced body needs no dot-stuffing.
+    Entries keep their content alive, so an ``id`` is never reused while cached.
     """
 
     def __init__(self, size: int = 8) -> None:
         self._size = size
-        self._parts: dict[tuple[int, str, str], tuple[Attachment, MIMEPart]] = {}
+        self._bodies: dict[tuple[int, str, str], tuple[Attachment, bytearray]] = {}
 
-    def part(self, attachment: Attachment) -> MIMEPart:
+    def holds(self, attachment: Attachment) -> bool:
+        """Whether the body of ``attachment`` is already encoded."""
+        cached = self._bodies.get((id(attachment.content), attachment.filename, attachment.mime_type))
+        return cached is not None and cached[0].content is attachment.content
+
+    def body(self, attachment: Attachment) -> bytearray:
         key = (id(attachment.content), attachment.filename, attachment.mime_type)
-        cached = self._parts.get(key)
+        cached = self._bodies.get(key)
         if cached is not None and cached[0].content is attachment.content:
             return cached[1]
-        maintype, _, subtype = attachment.mime_type.partition("/")
-        if not maintype or not subtype or maintype.lower() in _CONTAINER_TYPES:
-            # multipart/* and message/* cannot be sent as opaque base64 parts.
-            maintype, subtype = "application", "octet-stream"
-        part = MIMEPart(policy=_POLICY)
-        part.set_content(
-            attachment.content, maintype=maintype, subtype=subtype, disposition="attachment", filename=attachment.filename
-        )
+        encoded = _base64_lines(attachment.content)
         if self._size > 0:
-            if len(self._parts) >= self._size:
-                self._parts.pop(next(iter(self._parts)))
-            self._parts[key] = (attachment, part)
-        return part
+            if len(self._bodies) >= self._size:
+                self._bodies.pop(next(iter(self._bodies)))
+            self._bodies[key] = (attachment, encoded)
+        return encoded
 
 
-def _add_attachments(mail: EmailMessage, message: Message, parts: AttachmentParts) -> None:
+def _base64_lines(content: bytes) -> bytearray:
+    """Base64 in 76-character CRLF lines (RFC 2045), built without intermediate copies of the whole."""
+    encoded = memoryview(base64.b64encode(content))
+    lines = bytearray()
+    for offset in range(0, len(encoded), 76):
+        lines += encoded[offset : offset + 76]
+        lines += b"\r\n"
+    return lines
+
+
+def _add_attachments(mail: EmailMessage, message: Message) -> list[tuple[bytes, Attachment]]:
+    """Attach a placeholder part per attachment; returns (placeholder, attachment) pairs to splice."""
     if not message.attachments:
-        return
+        return []
     for attachment in message.attachments:
         _checked("Content-Disposition (attachment filename)", attachment.filename)
         _checked("Content-Type (attachment mime_type)", attachment.mime_type)
     mail.make_mixed()
+    placeholders = []
     for attachment in message.attachments:
-        mail.attach(parts.part(attachment))
+        maintype, _, subtype = attachment.mime_type.partition("/")
+        if not maintype or not subtype or maintype.lower() in _CONTAINER_TYPES:
+            # multipart/* and message/* cannot be sent as opaque base64 parts.
+            maintype, subtype = "application", "octet-stream"
+        part = EmailMessage(policy=_POLICY)
+        part.set_content(
+            b"", maintype=maintype, subtype=subtype, disposition="attachment", filename=attachment.filename
+        )
+        token = f"broadcastio-attachment-{secrets.token_hex(16)}"
+        part.set_payload(token + "\r\n")
+        mail.attach(part)
+        placeholders.append(((token + "\r\n").encode("ascii"), attachment))
+    return placeholders
 
 
-def estimated_size(message: Message) -> int:
-    """Roughly the bytes the built email takes: text, html, and base64 (4/3) attachments."""
+def _splice(
+    data: bytes, placeholders: list[tuple[bytes, Attachment]], parts: AttachmentParts
+) -> tuple[tuple[Chunk, bool], ...]:
+    """``data`` cut at each placeholder, with the attachment's shared base64 body in its place."""
+    pieces: list[tuple[Chunk, bool]] = []
+    position = 0
+    for token, attachment in placeholders:
+        index = data.index(token, position)
+        pieces += ((data[position:index], True), (parts.body(attachment), False))
+        position = index + len(token)
+    pieces.append((data[position:], True))
+    return tuple(pieces)
+
+
+def estimated_size(message: Message, parts: AttachmentParts) -> int:
+    """Roughly the memory building and sending the email takes.
+
+    Text, html, and the base64 (4/3) of attachments not encoded yet; a shared
+    body already in ``parts`` costs nothing more per message (it is streamed).
+    """
     body = len(message.text) + len(message.html or "")
-    return body + sum(len(a.content) * 4 // 3 for a in message.attachments) + 4096
+    fresh = sum(len(a.content) * 4 // 3 for a in message.attachments if not parts.holds(a))
+    return body + fresh + 4096
 
 
 def compose(
@@ -206,8 +271,9 @@ def compose(
         for name, value in custom.items():
             mail[name] = value
         _add_body(mail, message)
-        _add_attachments(mail, message, parts or AttachmentParts(size=0))
+        placeholders = _add_attachments(mail, message)
         data = mail.as_bytes(policy=_POLICY)
+        pieces = _splice(data, placeholders, parts or AttachmentParts(size=0)) if placeholders else ((data, True),)
     except (ValueError, TypeError) as exc:  # second line of defence: the email package refused a header
         raise InvalidMessageError(f"email message could not be built: {exc}") from exc
-    return ComposedEmail(sender=from_address.addr_spec, recipient=to.addr_spec, message_id=message_id, data=data)
+    return ComposedEmail(sender=from_address.addr_spec, recipient=to.addr_spec, message_id=message_id, pieces=pieces)

@@ -26,8 +26,8 @@ from broadcastio import (
 )
 
 from broadcastio_email._addresses import mask_address
-from broadcastio_email._classify import classify, recipient_refusal
 from broadcastio_email._budget import ByteBudget
+from broadcastio_email._classify import classify, recipient_refusal
 from broadcastio_email._compose import AttachmentParts, ComposedEmail, compose, estimated_size
 from broadcastio_email._config import (
     DEFAULT_PORTS,
@@ -39,6 +39,7 @@ from broadcastio_email._config import (
 )
 from broadcastio_email._connection import Connection, Endpoint
 from broadcastio_email._pool import ConnectionPool
+from broadcastio_email._stream import STREAM_THRESHOLD, stream_data
 
 __all__ = ["EmailProvider"]
 
@@ -178,7 +179,7 @@ class EmailProvider(Provider):
 
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """One SMTP transaction to ``address``; the message is checked before connecting."""
-        weight = await self._budget.acquire(estimated_size(message))
+        weight = await self._budget.acquire(estimated_size(message, self._parts))
         try:
             return await self._send(message, address)
         finally:
@@ -221,7 +222,8 @@ class EmailProvider(Provider):
         if fresh:
             await connection.open(login=True)
         smtp = connection.smtp
-        options = [f"SIZE={len(composed.data)}"] if smtp.supports_extension("size") else []
+        size = composed.size
+        options = [f"SIZE={size}"] if smtp.supports_extension("size") else []
         connection.phase = "mail"
         await smtp.mail(composed.sender, options=options)
         connection.phase = "rcpt"
@@ -235,7 +237,10 @@ class EmailProvider(Provider):
         if len(refused) == len(recipients):
             return DeliveryResult.failure(recipient_refusal(refused, redact=_redactor(composed.recipient)))
         connection.phase = "data"
-        await smtp.data(composed.data)
+        if size >= STREAM_THRESHOLD:
+            await stream_data(smtp, composed.pieces, step_timeout=self.timeout)
+        else:
+            await smtp.data(composed.data)
         return DeliveryResult.success(composed.message_id)
 
     async def health(self) -> ProviderHealth:
