@@ -158,8 +158,9 @@ class TestConfigAndHealth:
         """Empty key or a sender that is not an address is refused when the provider is built."""
         with pytest.raises(ConfigurationError):
             SendGridProvider(api_key="", from_address="a@example.com")
-        with pytest.raises(ConfigurationError):
-            SendGridProvider(api_key="SG.x", from_address="nobody")
+        with pytest.raises(ConfigurationError) as raised:
+            SendGridProvider(api_key="SG.x", from_address="nobody here")
+        assert "nobody here" not in str(raised.value)
 
     def test_not_idempotent(self, make_provider: MakeProvider) -> None:
         """Mail Send has no idempotency key, so the provider does not claim one."""

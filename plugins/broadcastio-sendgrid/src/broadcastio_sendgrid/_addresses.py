@@ -19,13 +19,14 @@ def is_email(value: str) -> bool:
 
 
 def parse_sender(provider: str, value: object) -> tuple[str | None, str]:
-    """``(display name or None, address)`` from ``user@domain`` or ``Name <user@domain>``."""
+    """``(display name or None, address)`` from ``user@domain`` or ``Name <user@domain>`` (masked in errors)."""
     if not isinstance(value, str) or "\r" in value or "\n" in value:
         raise ConfigurationError(f"provider {provider!r}: from_address must be a single-line string")
     name, address = email.utils.parseaddr(value)
     if not is_email(address):
         raise ConfigurationError(
-            f"provider {provider!r}: from_address must be 'user@domain' or 'Name <user@domain>', got {value!r}"
+            f"provider {provider!r}: from_address must be 'user@domain' or 'Name <user@domain>', "
+            f"got {mask_address(value)!r}"
         )
     return (name or None), address
 
