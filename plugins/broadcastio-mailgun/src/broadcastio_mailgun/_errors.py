@@ -1,0 +1,56 @@
+"""Mailgun error responses mapped onto broadcastio's error classes.
+
+Mailgun answers errors with ``{"message": "..."}`` (or a bare ``Forbidden``
+on 401) and documents the meaning in the status: 400 bad request, 401 bad
+API key, 403 the account or domain may not do this, 404 unknown domain,
+413 too large, 429 too many requests, 5xx Mailgun's side. Codes are
+``mailgun.<status>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from broadcastio import ConfigurationError, DeliveryError, ErrorCode
+from broadcastio.http import error_from_status, parse_retry_after
+
+from broadcastio_mailgun._addresses import redact_emails
+
+__all__ = ["error_from_response", "json_object"]
+
+_MAX_MESSAGE = 300
+_CONFIGURATION = {
+    401: "Mailgun refused the API key",
+    403: "Mailgun does not allow this account or domain to send (sandbox domain, unverified domain?)",
+    404: "Mailgun does not know the domain (wrong domain or region?)",
+}
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object in a response body, or an empty dict (``Forbidden``, an HTML page)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _about_recipient(text: str) -> bool:
+    lowered = text.lower()
+    return "'to'" in lowered or "to parameter" in lowered or "recipient" in lowered
+
+
+def error_from_response(response: httpx.Response, *, provider: str) -> DeliveryError:
+    """Classify a Mailgun error response; raise :class:`ConfigurationError` where only configuration helps."""
+    status = response.status_code
+    if status in _CONFIGURATION:
+        raise ConfigurationError(
+            f"provider {provider!r}: {_CONFIGURATION[status]} (HTTP {status}); check api_key, domain and region"
+        )
+    detail = str(json_object(response).get("message") or response.text[:200].strip() or f"HTTP {status}")
+    message = redact_emails(f"Mailgun answered HTTP {status}: {detail}"[:_MAX_MESSAGE])
+    if status == 400 and _about_recipient(detail):
+        return DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, message)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    return error_from_status(status, message, code=f"mailgun.{status}", retry_after=retry_after)
