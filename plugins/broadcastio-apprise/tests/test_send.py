@@ -138,6 +138,19 @@ class TestServices:
         assert ticks >= 10
 
 
+class TestOrchestration:
+    async def test_concurrent_broadcast(self, json_receiver: Any) -> None:
+        """A broadcast runs many Apprise calls at once in worker threads; each message arrives once."""
+        provider = AppriseProvider(urls=f"json://{json_receiver.host}/x")
+        messages = [_message(text=f"n{number}") for number in range(20)]
+        async with Orchestrator([provider], plugin_manager=isolated_plugin_manager()) as orchestrator:
+            results = [result async for result in orchestrator.abroadcast(messages, concurrency=8)]
+        assert all(result.ok for result in results)
+        assert sorted(request["body"]["message"] for request in json_receiver.requests) == sorted(
+            f"n{number}" for number in range(20)
+        )
+
+
 class TestOutcomes:
     async def test_refusal_is_transient_by_default(self, json_receiver: Any) -> None:
         """A service answering 500 is an Apprise FAILURE: transient by default."""

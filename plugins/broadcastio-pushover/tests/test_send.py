@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from broadcastio import (
     Attachment,
@@ -213,6 +215,19 @@ class TestHealth:
             await provider.aclose()
         assert not health.healthy
         assert other not in health.detail
+
+    async def test_token_in_the_limits_url_is_masked_in_httpx_logs(
+        self, make_provider: Make, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """On httpx's full path (a custom transport), its request log line shows token=***."""
+        caplog.set_level(logging.INFO, logger="httpx")
+        provider = make_provider(transport=httpx.AsyncHTTPTransport())
+        try:
+            assert (await provider.health()).healthy
+        finally:
+            await provider.aclose()
+        assert "limits.json?token=***" in caplog.text
+        assert provider.token not in caplog.text
 
     async def test_unreachable_is_unhealthy(self) -> None:
         """Nothing listening: unhealthy."""

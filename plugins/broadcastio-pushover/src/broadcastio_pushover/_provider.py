@@ -10,6 +10,7 @@ idempotent and a timeout after the request was written stays ambiguous.
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import time
 from typing import Any
@@ -44,7 +45,33 @@ _PRIORITIES = {"low": -1, "normal": 0, "high": 1}
 _USER_AGENT = "broadcastio-pushover/0.1.0"
 _MONTH = 31 * 24 * 3600.0
 
+_TOKEN_IN_QUERY = re.compile(r"(token=)[A-Za-z0-9]{30}")
+
 log = structlog.get_logger("broadcastio_pushover")
+
+
+class _RedactTokenQuery(logging.Filter):
+    """Masks ``token=`` in a log record: the limits call carries the app token in its query string,
+    and httpx logs every request URL at INFO (on the full path, e.g. with a custom transport)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is logging's problem, not ours
+            return True
+        redacted = _TOKEN_IN_QUERY.sub(r"\1***", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_FILTER = _RedactTokenQuery(name="")
+
+
+def _install_httpx_log_filter() -> None:
+    logger = logging.getLogger("httpx")
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
 
 
 class PushoverProvider(HttpProvider):
@@ -96,6 +123,7 @@ class PushoverProvider(HttpProvider):
         self.token = token
         self.device = device
         self.sound = sound
+        _install_httpx_log_filter()
 
     def _form(self, user: str, message: Message) -> dict[str, str] | DeliveryError:
         """The documented form fields for one message, or why it cannot go out."""
