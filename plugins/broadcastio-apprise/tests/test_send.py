@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import threading
 from typing import Any
 
 import pytest
 from broadcastio import (
+    Attachment,
     ConfigurationError,
     ErrorClass,
     ErrorCode,
@@ -55,6 +57,23 @@ class TestServices:
             "attachments": [],
             "type": "info",
         }
+
+    async def test_attachments_are_passed_on(self, json_receiver: Any, mailbox: Any) -> None:
+        """Attachments reach Apprise from memory: json:// carries them base64, mailto:// as MIME parts."""
+        attachment = Attachment(filename="report.csv", content=b"host,use\ndb-1,97\n", mime_type="text/csv")
+        urls = [
+            f"json://{json_receiver.host}/x",
+            f"mailto://127.0.0.1:{mailbox.port}?from=alerts@example.com&to=ops@example.com&mode=insecure",
+        ]
+        result = await _send(AppriseProvider(urls=urls), _message(attachments=(attachment,)))
+        assert result.ok, result.error
+        assert json_receiver.requests[0]["body"]["attachments"] == [
+            {"filename": "report.csv", "base64": base64.b64encode(attachment.content).decode(), "mimetype": "text/csv"}
+        ]
+        (mail,) = mailbox.messages
+        (part,) = list(mail.iter_attachments())
+        assert part.get_filename() == "report.csv"
+        assert part.get_content().encode() == attachment.content
 
     async def test_high_priority_is_a_warning(self, json_receiver: Any) -> None:
         """priority=high sends Apprise's warning type."""

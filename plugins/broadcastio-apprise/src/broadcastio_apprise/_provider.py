@@ -29,6 +29,7 @@ from typing import Any
 
 import apprise
 import structlog
+from apprise.attachment.memory import AttachMemory
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -106,7 +107,16 @@ class AppriseProvider(Provider):
         if not body and message.html:
             body, body_format = message.html, apprise.NotifyFormat.HTML
         notify_type = apprise.NotifyType.WARNING if message.metadata.priority == "high" else apprise.NotifyType.INFO
+        attach = None
+        if message.attachments:
+            attach = apprise.AppriseAttachment(
+                [
+                    AttachMemory(content=item.content, name=item.filename, mimetype=item.mime_type)  # type: ignore[no-untyped-call]
+                    for item in message.attachments
+                ]
+            )
         with self._apprise.notify(
+            attach=attach,
             body=body,
             title=message.subject or "",
             notify_type=notify_type,
@@ -121,8 +131,6 @@ class AppriseProvider(Provider):
         tag = self._tag_for(address)
         if isinstance(tag, DeliveryError):
             return self._failed(tag)
-        if message.attachments:
-            log.debug("apprise.attachments_dropped", provider=self.name, count=len(message.attachments))
         try:
             status, services = await asyncio.to_thread(self._notify, tag, message)
         except Exception as exc:
