@@ -228,3 +228,10 @@ def test_repr_and_defaults() -> None:
     assert "abcdefghijklmnop" not in repr(provider)
     assert provider.idempotent is False
     assert provider.channel == "discord"
+
+
+def test_log_filter_masks_any_webhook_token_by_shape(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        DiscordProvider(url="https://discord.com/api/webhooks/1/abcdefghijklmnop")
+        logging.getLogger("httpx").info("HTTP Request: POST https://discord.com/api/webhooks/22/tok-en_x?wait=true")
+    assert caplog.records[-1].getMessage() == "HTTP Request: POST https://discord.com/api/webhooks/22/***?wait=true"

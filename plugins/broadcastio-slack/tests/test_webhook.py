@@ -125,3 +125,11 @@ def test_repr_hides_the_url() -> None:
     provider = SlackWebhookProvider(url="https://hooks.slack.com/services/T1/B1/topsecret")
     assert "topsecret" not in repr(provider)
     assert provider.idempotent is False
+
+
+def test_log_filter_masks_by_shape_only_where_it_must(caplog: pytest.LogCaptureFixture) -> None:
+    """Hook paths are masked by their documented shape; short secrets do not leak into other lines."""
+    SlackWebhookProvider(url="https://hooks.slack.com/services/T1/B1/x")
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        logging.getLogger("httpx").info("HTTP Request: POST https://hooks.slack.com/services/T9/B9/abc x marks")
+    assert caplog.records[-1].getMessage() == "HTTP Request: POST https://hooks.slack.com/services/*** x marks"

@@ -230,3 +230,11 @@ def test_repr_hides_the_url() -> None:
     )
     assert "topsecret" not in repr(provider)
     assert provider.idempotent is False
+
+
+def test_short_secrets_do_not_mask_other_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """A one-letter sig is masked in URLs by shape, but never process-wide in unrelated httpx lines."""
+    TeamsProvider(url="https://example.logic.azure.com/workflows/w/triggers/manual/paths/invoke?sig=x")
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        logging.getLogger("httpx").info("HTTP Request: POST https://example.org/box?sig=x&y=1 extra x")
+    assert caplog.records[-1].getMessage() == "HTTP Request: POST https://example.org/box?sig=***&y=1 extra x"
