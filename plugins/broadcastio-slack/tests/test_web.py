@@ -114,6 +114,14 @@ async def test_rate_limit_carries_retry_after(slack: Any) -> None:
     assert result.error.retry_after == 30.0
 
 
+async def test_200_without_slacks_answer_is_ambiguous(slack: Any) -> None:
+    slack.reply(200, "<html>welcome to the hotel wifi</html>")
+    result = await send(make(slack), Message(recipient="x", text="hi"), slack.CHANNEL)
+    assert result.status == "unknown"
+    assert result.error is not None
+    assert result.error.code == "slack.unreadable_answer"
+
+
 async def test_proxy_5xx_is_transient(slack: Any) -> None:
     slack.reply(503, "<html>upstream down</html>", Retry_After="7")
     result = await send(make(slack), Message(recipient="x", text="hi"), slack.CHANNEL)

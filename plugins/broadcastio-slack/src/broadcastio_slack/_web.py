@@ -121,6 +121,9 @@ class SlackProvider(HttpProvider):
         if response.status_code == 200 and answer.get("ok") is True:
             return answer
         error = answer.get("error")
+        if response.status_code == 200 and not isinstance(error, str):
+            # Something answered 200 without Slack's envelope (a proxy, a captive portal): the post may have gone out.
+            return DeliveryError.ambiguous("slack.unreadable_answer", "HTTP 200 without Slack's ok/error answer")
         return error_from_slack(
             error if isinstance(error, str) else None,
             response.status_code,
