@@ -208,13 +208,17 @@ async def test_health_is_reachability(teams: Any) -> None:
     assert teams.posts == []
 
 
-async def test_health_of_a_deleted_workflow(teams: Any) -> None:
+async def test_health_is_reachability_only_and_hides_the_url(teams: Any) -> None:
+    """A deleted workflow still answers HTTP, so health says reachable; the first send raises instead."""
     provider = make(teams, url=teams.workflow_url.replace(teams.WORKFLOW, "deadbeef"))
     try:
         health = await provider.health()
+        with pytest.raises(ConfigurationError):
+            await provider.send(Message(recipient="ops", text="x"), "ops")
     finally:
         await provider.aclose()
-    assert not health.healthy
+    assert health.healthy
+    assert "404" in health.detail
     assert teams.SIG not in health.detail
 
 

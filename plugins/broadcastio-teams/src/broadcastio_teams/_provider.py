@@ -130,19 +130,17 @@ class TeamsProvider(HttpProvider):
         )
 
     async def health(self) -> ProviderHealth:
-        """Reachability only: a GET on the webhook host; any HTTP answer but 404/410 counts.
+        """Reachability only: a GET on the webhook URL, and any HTTP answer counts.
 
-        Teams webhooks have no status endpoint and a test post would be a
-        real message. A deleted workflow answers 404 and is reported unhealthy.
+        Teams webhooks have no status endpoint, a test post would be a real
+        message, and what a trigger answers to GET is not documented; a
+        deleted workflow shows on the first send (ConfigurationError).
         """
         started = time.monotonic()
         response = await self.request("GET", self._target, timeout=min(self.timeout, _HEALTH_TIMEOUT))
         latency_ms = (time.monotonic() - started) * 1000.0
         if isinstance(response, DeliveryError):
             detail = f"webhook unreachable: {self._clean(response).message}"
-            return ProviderHealth(healthy=False, detail=detail, latency_ms=latency_ms)
-        if response.status_code in (404, 410):
-            detail = f"webhook gone (GET answered HTTP {response.status_code})"
             return ProviderHealth(healthy=False, detail=detail, latency_ms=latency_ms)
         detail = f"webhook host reachable (GET answered HTTP {response.status_code})"
         return ProviderHealth(healthy=True, detail=detail, latency_ms=latency_ms)
