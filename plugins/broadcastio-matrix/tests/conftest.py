@@ -68,7 +68,7 @@ class FakeHomeserver:
         )
 
     def slow(self, seconds: float) -> None:
-        """Process the next send normally, but answer it ``seconds`` late."""
+        """Process the next send (the event is created), then answer it ``seconds`` late."""
         self.delays.append(seconds)
 
     def app(self) -> web.Application:
@@ -112,8 +112,13 @@ class FakeHomeserver:
         room, txn = request.match_info["room"], request.match_info["txn"]
         if request.match_info["event_type"] != "m.room.message":
             return self._json(400, {"errcode": "M_UNRECOGNIZED", "error": "unexpected event type"})
-        if self.delays:
-            await asyncio.sleep(self.delays.popleft())  # processed normally, just answered late
+        late = self.delays.popleft() if self.delays else 0.0
+        response = await self._process(request, token, room, txn)
+        if late:
+            await asyncio.sleep(late)  # processed (the event exists), answered late
+        return response
+
+    async def _process(self, request: web.Request, token: str, room: str, txn: str) -> web.Response:
         if self.replies:
             reply = self.replies.popleft()
             if reply.delay:
