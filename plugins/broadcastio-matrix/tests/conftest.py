@@ -6,7 +6,8 @@ the bearer token (401 ``M_MISSING_TOKEN`` / ``M_UNKNOWN_TOKEN``), membership
 it deduplicates by (access token, txnId): a repeated transaction returns the
 first event id and adds no event. ``limit`` events per token answer 429
 ``M_LIMIT_EXCEEDED`` with ``retry_after_ms``. ``GET /account/whoami``
-answers the user id.
+answers the user id; ``GET /directory/room/{alias}`` resolves ``aliases``
+(404 ``M_NOT_FOUND`` otherwise).
 """
 
 from __future__ import annotations
@@ -48,12 +49,15 @@ class FakeHomeserver:
     ROOM = "!AbCdEfGhIjKl:example.org"
     OTHER_ROOM = "!ZyXwVuT:example.org"
     NOT_JOINED = "!NotJoined:example.org"
+    ALIAS = "#ops:example.org"
 
     def __init__(self) -> None:
         self.events: list[Event] = []
         self.requests: list[str] = []  # raw paths of every send request, duplicates included
         self.replies: collections.deque[Reply] = collections.deque()
         self.delays: collections.deque[float] = collections.deque()
+        self.aliases = {self.ALIAS: self.ROOM}
+        self.resolved: list[str] = []  # raw paths of directory look-ups
         self.answered = 0  # send requests fully handled (a late answer included)
         self.transactions: dict[tuple[str, str], str] = {}
         self.joined = {self.ROOM, self.OTHER_ROOM}
@@ -75,6 +79,7 @@ class FakeHomeserver:
         app = web.Application()
         app.router.add_put("/_matrix/client/v3/rooms/{room}/send/{event_type}/{txn}", self._counted_send)
         app.router.add_get("/_matrix/client/v3/account/whoami", self._whoami)
+        app.router.add_get("/_matrix/client/v3/directory/room/{alias}", self._directory)
         return app
 
     @staticmethod
@@ -97,6 +102,14 @@ class FakeHomeserver:
         if isinstance(token, web.Response):
             return token
         return self._json(200, {"user_id": self.USER, "device_id": "BROADCASTIO", "is_guest": False})
+
+    async def _directory(self, request: web.Request) -> web.Response:
+        alias = request.match_info["alias"]
+        self.resolved.append(request.raw_path)
+        room = self.aliases.get(alias)
+        if room is None:
+            return self._json(404, {"errcode": "M_NOT_FOUND", "error": f"Room alias {alias} not found"})
+        return self._json(200, {"room_id": room, "servers": ["example.org"]})
 
     async def _counted_send(self, request: web.Request) -> web.Response:
         try:

@@ -186,7 +186,25 @@ async def test_missing_token_raises(homeserver: Any) -> None:
         await send(make(homeserver), Message(recipient="x", text="hi"), homeserver.ROOM)
 
 
-@pytest.mark.parametrize("room", ["#alias:example.org", "AbC:example.org", "! spaced:example.org", ""])
+async def test_alias_is_resolved_then_sent_to_the_room(homeserver: Any) -> None:
+    message = Message(recipient="x", text="via alias", metadata=Metadata(idempotency_key="a-1"))
+    result = await send(make(homeserver), message, homeserver.ALIAS)
+    assert result.ok, result.error
+    assert homeserver.resolved == ["/_matrix/client/v3/directory/room/%23ops%3Aexample.org"]
+    (event,) = homeserver.events
+    assert event.room_id == homeserver.ROOM
+    assert event.txn_id == transaction_id("a-1", homeserver.ROOM)
+
+
+async def test_unknown_alias_is_permanent(homeserver: Any) -> None:
+    result = await send(make(homeserver), Message(recipient="x", text="hi"), "#nowhere:example.org")
+    assert result.error is not None
+    assert result.error.code == "matrix.M_NOT_FOUND"
+    assert result.error.error_class is ErrorClass.PERMANENT
+    assert homeserver.requests == []
+
+
+@pytest.mark.parametrize("room", ["#no-server", "AbC:example.org", "! spaced:example.org", ""])
 async def test_bad_room_is_refused_without_a_request(homeserver: Any, room: str) -> None:
     result = await send(make(homeserver), Message(recipient="x", text="hi"), room)
     assert result.error is not None

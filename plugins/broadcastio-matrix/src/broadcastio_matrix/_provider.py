@@ -35,6 +35,7 @@ __all__ = ["CLIENT_API", "MatrixProvider", "transaction_id"]
 CLIENT_API = "/_matrix/client/v3"
 _ROOM_ID = re.compile(r"^![^\s:/]{1,255}(:[A-Za-z0-9.\-\[\]:]{1,255})?$")
 """``!opaque:server``, or ``!opaque`` alone (room version 12 ids carry no server name)."""
+_ALIAS = re.compile(r"^#[^\s:]{1,255}:[A-Za-z0-9.\-\[\]:]{1,255}$")
 _MSGTYPES = frozenset({"m.text", "m.notice"})
 _HEALTH_TIMEOUT = 5.0
 _USER_AGENT = "broadcastio-matrix/0.1.0"
@@ -50,8 +51,8 @@ class MatrixProvider(HttpProvider):
     """Sends a text message to a Matrix room the account has joined.
 
     The address is a room id (``!AbCdEf:example.org``, or a room version
-    12 id without a server name), percent-encoded in the path. Aliases (``#room:example.org``) are not resolved: use the
-    room id from the room's settings.
+    12 id without a server name), percent-encoded in the path, or a room
+    alias (``#ops:example.org``), resolved through the room directory first.
 
     :param homeserver: the client-server API base, ``https://matrix.example.org``.
     :param access_token: the bot account's access token; secret, sent only
@@ -116,13 +117,20 @@ class MatrixProvider(HttpProvider):
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """One PUT; the homeserver's ``event_id`` is the result's id."""
         room_id = address.strip()
-        if not _ROOM_ID.match(room_id):
+        if not _ROOM_ID.match(room_id) and not _ALIAS.match(room_id):
             return DeliveryResult.failure(
-                DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, "Matrix address must be a room id (!id:server)")
+                DeliveryError.permanent(
+                    ErrorCode.INVALID_RECIPIENT, "Matrix address must be a room id (!id:server) or alias (#name:server)"
+                )
             )
         content = self._content(message)
         if isinstance(content, DeliveryError):
             return DeliveryResult.failure(content)
+        if room_id.startswith("#"):
+            resolved = await self._resolve(room_id)
+            if isinstance(resolved, DeliveryError):
+                return DeliveryResult.failure(resolved)
+            room_id = resolved
         txn_id = transaction_id(message.metadata.idempotency_key, room_id)
         path = f"{CLIENT_API}/rooms/{urllib.parse.quote(room_id, safe='')}/send/m.room.message/{txn_id}"
         response = await self.request("PUT", path, json=content)
@@ -132,6 +140,20 @@ class MatrixProvider(HttpProvider):
         if response.status_code == 200 and isinstance(answer.get("event_id"), str):
             return DeliveryResult.success(answer["event_id"])
         return DeliveryResult.failure(self._error(response, answer))
+
+    async def _resolve(self, alias: str) -> str | DeliveryError:
+        """The room id behind ``#alias:server`` (``GET /directory/room/{alias}``); sends nothing."""
+        path = f"{CLIENT_API}/directory/room/{urllib.parse.quote(alias, safe='')}"
+        response = await self.request("GET", path)
+        if isinstance(response, DeliveryError):
+            return response
+        answer = self._answer(response)
+        room_id = answer.get("room_id")
+        if response.status_code == 200 and isinstance(room_id, str) and _ROOM_ID.match(room_id):
+            return room_id
+        if response.status_code == 200:
+            return DeliveryError.permanent("matrix.bad_alias_answer", "the homeserver resolved the alias to no room id")
+        return self._error(response, answer)
 
     @staticmethod
     def _answer(response: httpx.Response) -> dict[str, Any]:
