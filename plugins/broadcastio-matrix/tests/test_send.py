@@ -19,6 +19,7 @@ from broadcastio import (
     RetryPolicy,
 )
 from broadcastio.testing import FakeClock, isolated_plugin_manager
+from broadcastio.testing.servers import closed_port
 from broadcastio_matrix import MatrixProvider, transaction_id
 
 
@@ -202,6 +203,16 @@ async def test_unknown_alias_is_permanent(homeserver: Any) -> None:
     assert result.error.code == "matrix.M_NOT_FOUND"
     assert result.error.error_class is ErrorClass.PERMANENT
     assert homeserver.requests == []
+
+
+async def test_alias_lookup_that_fails_in_transit_is_transient(homeserver: Any) -> None:
+    """The directory look-up sends no message, so even its timeout is transient, not ambiguous."""
+    unreachable = f"http://127.0.0.1:{closed_port()}"
+    result = await send(make(homeserver, homeserver=unreachable), Message(recipient="x", text="hi"), homeserver.ALIAS)
+    assert result.status == "failed"
+    assert result.error is not None
+    assert result.error.error_class is ErrorClass.TRANSIENT
+    assert "alias" in result.error.message
 
 
 @pytest.mark.parametrize("room", ["#no-server", "AbC:example.org", "! spaced:example.org", ""])

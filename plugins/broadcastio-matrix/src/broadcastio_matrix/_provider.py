@@ -146,7 +146,8 @@ class MatrixProvider(HttpProvider):
         path = f"{CLIENT_API}/directory/room/{urllib.parse.quote(alias, safe='')}"
         response = await self.request("GET", path)
         if isinstance(response, DeliveryError):
-            return response
+            # A look-up that timed out sent no message: transient, never ambiguous.
+            return DeliveryError.transient(response.code, f"resolving the room alias: {response.message}")
         answer = self._answer(response)
         room_id = answer.get("room_id")
         if response.status_code == 200 and isinstance(room_id, str) and _ROOM_ID.match(room_id):
