@@ -208,7 +208,8 @@ async def test_unknown_alias_is_permanent(homeserver: Any) -> None:
 async def test_alias_lookup_that_fails_in_transit_is_transient(homeserver: Any) -> None:
     """The directory look-up sends no message, so even its timeout is transient, not ambiguous."""
     unreachable = f"http://127.0.0.1:{closed_port()}"
-    result = await send(make(homeserver, homeserver=unreachable), Message(recipient="x", text="hi"), homeserver.ALIAS)
+    provider = MatrixProvider(homeserver=unreachable, access_token=homeserver.TOKEN, timeout=2.0)
+    result = await send(provider, Message(recipient="x", text="hi"), homeserver.ALIAS)
     assert result.status == "failed"
     assert result.error is not None
     assert result.error.error_class is ErrorClass.TRANSIENT
