@@ -1,0 +1,34 @@
+"""broadcastio-matrix: room messages through the Matrix client-server API.
+
+Install it and the ``matrix`` provider type is registered through the
+``broadcastio`` entry point group.
+"""
+
+from __future__ import annotations
+
+from broadcastio import ProviderType, hookimpl
+
+from broadcastio_matrix._errors import CREDENTIAL_ERRCODES, error_from_answer
+from broadcastio_matrix._provider import CLIENT_API, MatrixProvider, transaction_id
+
+__all__ = [
+    "CLIENT_API",
+    "CREDENTIAL_ERRCODES",
+    "MatrixProvider",
+    "broadcastio_provider_types",
+    "error_from_answer",
+    "transaction_id",
+]
+
+
+@hookimpl
+def broadcastio_provider_types() -> list[ProviderType]:
+    """Register the ``matrix`` provider type."""
+    return [
+        ProviderType(
+            name="matrix",
+            factory=MatrixProvider,
+            channel="matrix",
+            description="Matrix client-server API: m.room.message, idempotent by transaction id",
+        )
+    ]

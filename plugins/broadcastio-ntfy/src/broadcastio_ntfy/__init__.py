@@ -1,0 +1,34 @@
+"""broadcastio-ntfy: push notifications through a ntfy server.
+
+Install it and the ``ntfy`` provider type is registered through the
+``broadcastio`` entry point group.
+"""
+
+from __future__ import annotations
+
+from broadcastio import ProviderType, hookimpl
+
+from broadcastio_ntfy._errors import error_from_answer
+from broadcastio_ntfy._provider import DEFAULT_BASE_URL, PRIORITIES, NtfyProvider, header_value
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "PRIORITIES",
+    "NtfyProvider",
+    "broadcastio_provider_types",
+    "error_from_answer",
+    "header_value",
+]
+
+
+@hookimpl
+def broadcastio_provider_types() -> list[ProviderType]:
+    """Register the ``ntfy`` provider type."""
+    return [
+        ProviderType(
+            name="ntfy",
+            factory=NtfyProvider,
+            channel="ntfy",
+            description="ntfy publish (ntfy.sh or self-hosted): title, priority, tags",
+        )
+    ]

@@ -1,0 +1,27 @@
+"""broadcastio-teams: Adaptive Cards to Microsoft Teams through a Workflows or incoming webhook.
+
+Install it and the ``teams`` provider type is registered through the
+``broadcastio`` entry point group.
+"""
+
+from __future__ import annotations
+
+from broadcastio import ProviderType, hookimpl
+
+from broadcastio_teams._card import CARD_VERSION, SIZE_LIMIT, card_message
+from broadcastio_teams._provider import TeamsProvider
+
+__all__ = ["CARD_VERSION", "SIZE_LIMIT", "TeamsProvider", "broadcastio_provider_types", "card_message"]
+
+
+@hookimpl
+def broadcastio_provider_types() -> list[ProviderType]:
+    """Register the ``teams`` provider type."""
+    return [
+        ProviderType(
+            name="teams",
+            factory=TeamsProvider,
+            channel="teams",
+            description="Microsoft Teams Workflows / incoming webhook with an Adaptive Card",
+        )
+    ]
