@@ -33,7 +33,7 @@ try:
     from broadcastio.cli import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, CliState, cli
     from click.testing import CliRunner, Result
 except ImportError:  # click or rich missing
-    pytest.skip("the CLI needs the 'cli' extra: pip install -e 'core[cli]'", allow_module_level=True)
+    pytest.skip('the CLI needs the "cli" extra: pip install -e "./core[cli]"', allow_module_level=True)
 
 
 class _ScriptedPlugin:

@@ -8,6 +8,8 @@ an underscore are private.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from broadcastio._breaker import BreakerPolicy, BreakerState
 from broadcastio._classify import error_from_exception
 from broadcastio._clock import Clock, SystemClock
@@ -61,7 +63,8 @@ from broadcastio.logging import LoggingHooks, configure_logging, mask_address
 from broadcastio.outbox import Outbox, OutboxRow, OutboxState, OutboxStatus
 from broadcastio.providers import FileProvider, MemoryProvider
 
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("broadcastio")
+"""The installed distribution's version: core/pyproject.toml is its one source."""
 
 __all__ = [
     "DEFAULT_MAX_ATTACHMENT_BYTES",

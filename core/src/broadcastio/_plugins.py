@@ -119,7 +119,8 @@ class PluginManager(pluggy.PluginManager):
             known = ", ".join(sorted(types)) or "none"
             raise ConfigurationError(
                 f"unknown provider type {type_name!r}; installed types: {known} "
-                f"(is the plugin installed, e.g. 'pip install broadcastio-{type_name}'?)"
+                f"(is its plugin installed? From the broadcastio checkout: "
+                f"pip install ./core ./plugins/broadcastio-{type_name.split('-')[0]})"
             )
         try:
             provider = types[type_name].factory(name=name or type_name, **settings)

@@ -10,7 +10,9 @@ meter_provider=...)])`` and disable the entry point
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib.metadata
+
+__version__ = importlib.metadata.version("broadcastio-otel")
 
 from broadcastio import (
     AttemptEvent,

@@ -9,6 +9,7 @@ after the request was written stays ambiguous.
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import time
 from typing import Any
@@ -36,7 +37,7 @@ API_VERSION = "2010-04-01"
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
-_USER_AGENT = "broadcastio-sms/0.1.0"
+_USER_AGENT = f"broadcastio-sms/{importlib.metadata.version('broadcastio-sms')}"
 
 log = structlog.get_logger("broadcastio_sms")
 

@@ -8,6 +8,7 @@ and a timeout after the request was written is ambiguous.
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import time
 from typing import Any
@@ -40,7 +41,7 @@ CAPTION_LIMIT = 1024
 
 _PARSE_MODES = {"html": "HTML", "markdownv2": "MarkdownV2", "markdown": "Markdown"}
 _CHAT_ID = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
-_USER_AGENT = "broadcastio-telegram/0.1.0"
+_USER_AGENT = f"broadcastio-telegram/{importlib.metadata.version('broadcastio-telegram')}"
 
 log = structlog.get_logger("broadcastio_telegram")
 

@@ -11,13 +11,15 @@ with its fake driver, for tests and demos.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from broadcastio import ProviderType, hookimpl
 
 from broadcastio_whatsapp._cloud import WhatsAppCloudProvider
 from broadcastio_whatsapp._cloud_payload import MEDIA_LINK_KEY, TEMPLATE_KEY
 from broadcastio_whatsapp._node import WhatsAppProvider
 
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("broadcastio-whatsapp")
 
 __all__ = [
     "MEDIA_LINK_KEY",
