@@ -17,16 +17,8 @@ from typing import Any
 
 import pytest
 import structlog
-from broadcastio import (
-    DeliveryError,
-    ErrorCode,
-    MemoryProvider,
-    PluginFailure,
-    PluginManager,
-    ProviderType,
-    decode_result,
-    hookimpl,
-)
+from broadcastio import DeliveryError, ErrorCode, MemoryProvider, ProviderType, decode_result, hookimpl
+from broadcastio.plugins import PluginFailure, PluginManager
 from broadcastio.testing import isolated_plugin_manager
 
 try:

@@ -1,4 +1,4 @@
-"""broadcastio.logging: stable event names, flat fields, masked addresses."""
+"""broadcastio.logs: stable event names, flat fields, masked addresses."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from broadcastio import (
     Recipient,
     RetryPolicy,
 )
-from broadcastio.logging import LoggingHooks, configure_logging, mask_address
+from broadcastio.logs import LoggingHooks, configure_logging, mask_address
 from broadcastio.testing import FakeClock, isolated_plugin_manager, no_wait
 from structlog.testing import capture_logs
 

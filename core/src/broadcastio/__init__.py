@@ -1,13 +1,20 @@
 """broadcastio: outbound messages that get through.
 
 Explicit retries, ordered fallback across providers and channels,
-health-aware routing, tracing and observability hooks. Everything a user or
-plugin author needs is importable from here; modules whose names start with
-an underscore are private.
+health-aware routing, tracing and observability hooks. The top level is what
+an application writes: models, errors, policies, :class:`Orchestrator`,
+:class:`Provider`, :data:`hookimpl`, :class:`Outbox` and configuration
+loading. The rest has one public home each: hook specs and event records in
+:mod:`broadcastio.hookspecs` / :mod:`broadcastio.events`, the plugin manager
+in :mod:`broadcastio.plugins`, logging in :mod:`broadcastio.logs`, the
+configuration file in :mod:`broadcastio.config`, HTTP plumbing in
+:mod:`broadcastio.http` and test helpers in :mod:`broadcastio.testing`.
+Modules whose names start with an underscore are private.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 
 from broadcastio._breaker import BreakerPolicy, BreakerState
@@ -22,16 +29,6 @@ from broadcastio._errors import (
     NoHealthyProviderError,
     PluginError,
     UsageError,
-)
-from broadcastio._events import (
-    AttemptEvent,
-    BreakerChangeEvent,
-    FallbackEvent,
-    HealthChangeEvent,
-    ResultEvent,
-    SendAbortedEvent,
-    SendStartedEvent,
-    SkipEvent,
 )
 from broadcastio._health import HealthPolicy
 from broadcastio._models import (
@@ -53,13 +50,11 @@ from broadcastio._models import (
     encode_result,
 )
 from broadcastio._orchestrator import Orchestrator
-from broadcastio._plugins import PluginFailure, PluginInfo, PluginManager, make_plugin_manager
 from broadcastio._provider import Provider, ProviderLike, ProviderType, check_provider
 from broadcastio._ratelimit import RateLimit
 from broadcastio._retry import Backoff, RetryPolicy
 from broadcastio.config import Config, ConfigFileError, ProviderConfig, build_orchestrator, load_config
 from broadcastio.hookspecs import hookimpl
-from broadcastio.logging import LoggingHooks, configure_logging, mask_address
 from broadcastio.outbox import Outbox, OutboxRow, OutboxState, OutboxStatus
 from broadcastio.providers import FileProvider, MemoryProvider
 
@@ -69,9 +64,7 @@ __version__ = importlib.metadata.version("broadcastio")
 __all__ = [
     "DEFAULT_MAX_ATTACHMENT_BYTES",
     "Attachment",
-    "AttemptEvent",
     "Backoff",
-    "BreakerChangeEvent",
     "BreakerPolicy",
     "BreakerState",
     "BroadcastioError",
@@ -86,12 +79,9 @@ __all__ = [
     "DeliveryTrace",
     "ErrorClass",
     "ErrorCode",
-    "FallbackEvent",
     "FileProvider",
-    "HealthChangeEvent",
     "HealthPolicy",
     "InvalidMessageError",
-    "LoggingHooks",
     "MemoryProvider",
     "Message",
     "Metadata",
@@ -102,9 +92,6 @@ __all__ = [
     "OutboxState",
     "OutboxStatus",
     "PluginError",
-    "PluginFailure",
-    "PluginInfo",
-    "PluginManager",
     "Priority",
     "Provider",
     "ProviderConfig",
@@ -113,11 +100,7 @@ __all__ = [
     "ProviderType",
     "RateLimit",
     "Recipient",
-    "ResultEvent",
     "RetryPolicy",
-    "SendAbortedEvent",
-    "SendStartedEvent",
-    "SkipEvent",
     "SkipReason",
     "SkippedProvider",
     "SystemClock",
@@ -125,12 +108,35 @@ __all__ = [
     "__version__",
     "build_orchestrator",
     "check_provider",
-    "configure_logging",
     "decode_result",
     "encode_result",
     "error_from_exception",
     "hookimpl",
     "load_config",
-    "make_plugin_manager",
-    "mask_address",
 ]
+
+_MOVED = {
+    **dict.fromkeys(
+        (
+            "AttemptEvent",
+            "BreakerChangeEvent",
+            "FallbackEvent",
+            "HealthChangeEvent",
+            "ResultEvent",
+            "SendAbortedEvent",
+            "SendStartedEvent",
+            "SkipEvent",
+        ),
+        "broadcastio.events",
+    ),
+    **dict.fromkeys(("PluginFailure", "PluginInfo", "PluginManager", "make_plugin_manager"), "broadcastio.plugins"),
+    **dict.fromkeys(("LoggingHooks", "configure_logging", "mask_address"), "broadcastio.logs"),
+}
+"""Names that left the top level for their own module (0.4.0): still found, not listed."""
+
+
+def __getattr__(name: str) -> object:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'broadcastio' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -20,16 +20,6 @@ from broadcastio._classify import error_from_exception
 from broadcastio._clock import Clock
 from broadcastio._dispatch import HookDispatcher
 from broadcastio._errors import BroadcastioError, ErrorClass, ErrorCode, NoHealthyProviderError
-from broadcastio._events import (
-    AttemptEvent,
-    BreakerChangeEvent,
-    FallbackEvent,
-    HealthChangeEvent,
-    ResultEvent,
-    SendAbortedEvent,
-    SendStartedEvent,
-    SkipEvent,
-)
 from broadcastio._health import HealthPolicy
 from broadcastio._models import (
     DeliveryAttempt,
@@ -43,6 +33,16 @@ from broadcastio._models import (
 )
 from broadcastio._ratelimit import TokenBucket
 from broadcastio._routing import ProviderSlot
+from broadcastio.events import (
+    AttemptEvent,
+    BreakerChangeEvent,
+    FallbackEvent,
+    HealthChangeEvent,
+    ResultEvent,
+    SendAbortedEvent,
+    SendStartedEvent,
+    SkipEvent,
+)
 
 __all__ = ["Deliverer"]
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import aiosmtplib
-import structlog
 from broadcastio import (
     ConfigurationError,
     DeliveryResult,
@@ -21,6 +20,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
+from broadcastio.logs import get_logger
 
 from broadcastio_email._addresses import mask_address
 from broadcastio_email._classify import classify, recipient_refusal
@@ -37,7 +37,7 @@ from broadcastio_email._connection import Connection, Endpoint
 
 __all__ = ["EmailProvider"]
 
-_log = structlog.get_logger("broadcastio_email")
+_log = get_logger("broadcastio.email")
 
 
 class EmailProvider(Provider):

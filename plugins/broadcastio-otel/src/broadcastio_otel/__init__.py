@@ -14,7 +14,8 @@ import importlib.metadata
 
 __version__ = importlib.metadata.version("broadcastio-otel")
 
-from broadcastio import (
+from broadcastio import hookimpl
+from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
     FallbackEvent,
@@ -23,7 +24,6 @@ from broadcastio import (
     SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
-    hookimpl,
 )
 
 from broadcastio_otel._hooks import DEFAULT_MAX_PENDING, INSTRUMENTATION_NAME, OpenTelemetryHooks

@@ -15,7 +15,6 @@ import time
 from typing import Any
 
 import httpx
-import structlog
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -26,6 +25,7 @@ from broadcastio import (
     RetryPolicy,
 )
 from broadcastio.http import HttpProvider
+from broadcastio.logs import get_logger
 
 from broadcastio_sms._errors import error_from_response, json_object
 from broadcastio_sms._phone import is_alphanumeric_sender, mask_phone, normalize_e164, redact_phones
@@ -39,7 +39,7 @@ _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 _USER_AGENT = f"broadcastio-sms/{importlib.metadata.version('broadcastio-sms')}"
 
-log = structlog.get_logger("broadcastio_sms")
+log = get_logger("broadcastio.sms")
 
 
 class TwilioSmsProvider(HttpProvider):

@@ -14,7 +14,6 @@ import time
 from typing import Any
 
 import httpx
-import structlog
 from broadcastio import (
     Attachment,
     ConfigurationError,
@@ -27,6 +26,7 @@ from broadcastio import (
     error_from_exception,
 )
 from broadcastio.http import HttpProvider, parse_retry_after
+from broadcastio.logs import get_logger
 
 from broadcastio_telegram._errors import error_from_answer
 from broadcastio_telegram._token import TOKEN_PATTERN, install_httpx_log_filter, scrub
@@ -43,7 +43,7 @@ _PARSE_MODES = {"html": "HTML", "markdownv2": "MarkdownV2", "markdown": "Markdow
 _CHAT_ID = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
 _USER_AGENT = f"broadcastio-telegram/{importlib.metadata.version('broadcastio-telegram')}"
 
-log = structlog.get_logger("broadcastio_telegram")
+log = get_logger("broadcastio.telegram")
 
 
 class TelegramProvider(HttpProvider):
