@@ -69,8 +69,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
-    """mypy --strict on core."""
-    session.install("mypy>=1.11", "-e", "core[http,testing,cli]", "pytest", "hypothesis")
+    """mypy --strict on core, every plugin and the template."""
+    plugins = [arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}")]
+    session.install("mypy>=1.11", "-e", "core[http,testing,cli]", *plugins, "-e", "plugins/_template", "pytest")
     session.run("mypy")
 
 

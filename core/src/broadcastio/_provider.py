@@ -107,7 +107,7 @@ class ProviderType(Struct, frozen=True, kw_only=True):
             raise ConfigurationError(f"{label} declares no name: set a class attribute 'name' or pass name=")
         doc = inspect.getdoc(provider_class) or ""
         if description is None:
-            description = doc.strip().splitlines()[0].rstrip(".") if doc.strip() else ""
+            description = doc.strip().splitlines()[0].rstrip(".").replace("``", "") if doc.strip() else ""
         return cls(
             name=type_name,
             factory=provider_class,

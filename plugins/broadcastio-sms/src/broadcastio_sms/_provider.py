@@ -54,6 +54,7 @@ class TwilioSmsProvider(HttpProvider):
     :param base_url: API root; tests point it at a local server.
     """
 
+    channel = "sms"
     secret_fields = ("auth_token",)
     idempotent = False
 

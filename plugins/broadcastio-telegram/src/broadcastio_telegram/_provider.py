@@ -59,6 +59,7 @@ class TelegramProvider(HttpProvider):
     :param base_url: API root; tests point it at a local server.
     """
 
+    channel = "telegram"
     secret_fields = ("token",)
     idempotent = False
 

@@ -79,6 +79,7 @@ class WebhookProvider(HttpProvider):
         failures (a timeout after sending) without risking a double delivery.
     """
 
+    channel = "webhook"
     secret_fields = ("secret",)
 
     def __init__(

@@ -79,6 +79,7 @@ class WhatsAppProvider(HttpProvider):
     ambiguous error and the message stays "possibly delivered".
     """
 
+    channel = "whatsapp"
     idempotent = True
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
 
