@@ -37,7 +37,6 @@ def _plugins_report(state: CliState) -> dict[str, Any]:
     except PluginError as exc:  # two plugins claim a type: still list what is installed
         types, plugin_error = {}, _error(exc)
     return {
-        "plugin_error": plugin_error,
         "plugins": [
             {"name": p.name, "version": p.version, "hooks": list(p.hooks), "provider_types": list(p.provider_types)}
             for p in manager.list_plugins()
@@ -46,6 +45,7 @@ def _plugins_report(state: CliState) -> dict[str, Any]:
         "provider_types": [
             {"name": t.name, "channel": t.channel, "description": t.description} for t in types.values()
         ],
+        "plugin_error": plugin_error,  # moved to the end by the command
     }
 
 
@@ -96,13 +96,15 @@ def providers(ctx: click.Context, config_path: Path, as_json: bool) -> None:
     state: CliState = ctx.obj
     report = _plugins_report(state)
     report["configured"] = None
-    report["config_error"] = None
+    config_error = None
     if config_given(ctx) or config_path.is_file():
-        report["config"] = str(config_path)
         try:
             report["configured"] = run(_configured(state, config_path))
         except BroadcastioError as exc:  # the plugin list is what helps most now
-            report["config_error"] = _error(exc)
+            config_error = _error(exc)
+        report["config"] = str(config_path)
+    report["plugin_error"] = report.pop("plugin_error")
+    report["config_error"] = config_error
     broken = report["config_error"] is not None or report["plugin_error"] is not None
     if as_json:
         click.echo(json.dumps(report))
