@@ -48,17 +48,16 @@ class _Logger:
     """A structlog logger chosen at each call: the program's structlog
     configuration when there is one, else the standard ``logging`` module."""
 
-    __slots__ = ("_name", "_stdlib")
+    __slots__ = ("_configured", "_stdlib")
 
     def __init__(self, name: str) -> None:
-        self._name = name
+        self._configured = structlog.get_logger(name)  # a lazy proxy: reads the configuration at each call
         self._stdlib = structlog.wrap_logger(
             logging.getLogger(name), processors=_STDLIB_PROCESSORS, wrapper_class=structlog.stdlib.BoundLogger
         )
 
     def __getattr__(self, method: str) -> Any:
-        target = structlog.get_logger(self._name) if structlog.is_configured() else self._stdlib
-        return getattr(target, method)
+        return getattr(self._configured if structlog.is_configured() else self._stdlib, method)
 
 
 def get_logger(name: str = ROOT_LOGGER) -> Any:
