@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+from typing import TYPE_CHECKING
 
 from broadcastio._breaker import BreakerPolicy, BreakerState
 from broadcastio._classify import error_from_exception
@@ -135,8 +136,10 @@ _MOVED = {
 """Names that left the top level for their own module (0.4.0): still found, not listed."""
 
 
-def __getattr__(name: str) -> object:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'broadcastio' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+if not TYPE_CHECKING:  # type checkers see only the listed names, so a typo stays an error
+
+    def __getattr__(name: str) -> object:
+        module = _MOVED.get(name)
+        if module is None:
+            raise AttributeError(f"module 'broadcastio' has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
