@@ -8,6 +8,7 @@ plugins together, node-whatsapp, docs); `nox -s demo` runs the demo and
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -15,10 +16,31 @@ import nox
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.error_on_missing_interpreters = False
+# A promised Python that is missing fails the run; nox never downloads one.
+nox.options.error_on_missing_interpreters = True
+nox.options.download_python = "never"
 
 ROOT = Path(__file__).parent
-PYTHON = "3.11"
+PROMISED = ("3.11", "3.12", "3.13")
+"""The Pythons the README promises; test sessions run on each one installed."""
+
+
+def _works(version: str) -> bool:
+    executable = shutil.which(f"python{version}")
+    if executable is None:
+        return False
+    try:  # a pyenv shim exists for every version pyenv knows, active or not
+        return subprocess.run([executable, "-c", ""], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+_FOUND = [version for version in PROMISED if _works(version)]
+PYTHON = _FOUND[0] if _FOUND else PROMISED[0]
+"""Tooling sessions (lint, types, docs, demo, bench) run on one Python: the oldest installed."""
+TEST_PYTHONS: str | list[str] = (_FOUND if len(_FOUND) > 1 else PYTHON) if _FOUND else list(PROMISED)
+"""Test sessions: every promised Python found; all of them (and so a failure) when none is.
+A single Python stays a plain string so session names keep their short form (``core``)."""
 PLUGINS = sorted(path.name for path in (ROOT / "plugins").glob("broadcastio-*") if (path / "pyproject.toml").exists())
 TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "pytest-timeout", "trustme"]
 
@@ -47,19 +69,20 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
-    """mypy --strict on core."""
-    session.install("mypy>=1.11", "-e", "core[http,testing,cli]", "pytest", "hypothesis")
+    """mypy --strict on core, every plugin and the template."""
+    plugins = [arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}")]
+    session.install("mypy>=1.11", "-e", "core[http,testing,cli]", *plugins, "-e", "plugins/_template", "pytest")
     session.run("mypy")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=TEST_PYTHONS)
 def core(session: nox.Session) -> None:
     """Core's own tests (unit, property, broadcast memory)."""
     _install_core(session)
     _pytest(session, "core/tests")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=TEST_PYTHONS)
 @nox.parametrize("plugin", PLUGINS)
 def plugin(session: nox.Session, plugin: str) -> None:
     """One plugin alone: core plus that plugin, then its tests."""
@@ -70,7 +93,7 @@ def plugin(session: nox.Session, plugin: str) -> None:
     _pytest(session, f"plugins/{plugin}/tests")
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=TEST_PYTHONS)
 def plugins_all(session: nox.Session) -> None:
     """Every plugin installed together: core tests, plugin tests and cross-package tests."""
     _install_core(session)
@@ -80,7 +103,7 @@ def plugins_all(session: nox.Session) -> None:
     _pytest(session, *paths)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python=TEST_PYTHONS)
 def template(session: nox.Session) -> None:
     """plugins/_template works as documented: copy, rename, install, test."""
     _install_core(session)
@@ -91,6 +114,22 @@ def template(session: nox.Session) -> None:
     session.install("-e", f"{target / 'broadcastio-acme'}[test]")
     with session.chdir(target):
         session.run("pytest", "-p", "no:cacheprovider", "broadcastio-acme/tests")
+
+
+@nox.session(python=PYTHON)
+def wheels(session: nox.Session) -> None:
+    """A wheelhouse in dist/ for offline installs: core, every plugin and their dependencies.
+
+    Then, offline: ``pip install --no-index --find-links dist "broadcastio[cli]" broadcastio-email``.
+    """
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.install("pip", "uv")
+    session.run("uv", "build", "--all-packages", "--wheel", "--out-dir", str(dist))
+    ours = [str(path) for path in sorted(dist.glob("*.whl"))]
+    extras = ["broadcastio[cli,http,testing]"]
+    session.run("pip", "wheel", "--quiet", "--wheel-dir", str(dist), "--find-links", str(dist), *ours, *extras)
+    session.log("%d wheels in %s", len(list(dist.glob("*.whl"))), dist)
 
 
 @nox.session(python=False)

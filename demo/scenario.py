@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from broadcastio import HealthPolicy, Message, Metadata, Orchestrator, Recipient, RetryPolicy
-from broadcastio.logging import LoggingHooks
+from broadcastio.logs import LoggingHooks
 from broadcastio.testing import isolated_plugin_manager
 from broadcastio_email import IDEMPOTENCY_HEADER, EmailProvider
 from broadcastio_whatsapp import WhatsAppProvider

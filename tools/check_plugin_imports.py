@@ -1,9 +1,11 @@
 """Fail when a plugin imports broadcastio's private modules or another plugin.
 
 Plugins may import ``broadcastio`` and its public submodules
-(``broadcastio.http``, ``broadcastio.testing``, ``broadcastio.hookspecs``,
+(``broadcastio.http``, ``broadcastio.plugins``, ``broadcastio.logs``,
+``broadcastio.events``, ``broadcastio.hookspecs``, ``broadcastio.testing``,
 ``broadcastio.providers``), never ``broadcastio._anything`` nor another
-``broadcastio_<plugin>`` package.
+``broadcastio_<plugin>`` package. The template (``plugins/_template``) is
+checked too, since every new plugin starts as a copy of it.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
 
 def main() -> int:
     problems = []
-    for plugin_dir in sorted((ROOT / "plugins").glob("broadcastio-*")):
-        own = plugin_dir.name.replace("-", "_")
+    for plugin_dir in sorted([*(ROOT / "plugins").glob("broadcastio-*"), ROOT / "plugins" / "_template"]):
+        own = "broadcastio_example" if plugin_dir.name == "_template" else plugin_dir.name.replace("-", "_")
         for path in sorted(plugin_dir.rglob("*.py")):
             for line, module in imported_modules(path):
                 top = module.split(".")[0]

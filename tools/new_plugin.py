@@ -3,8 +3,8 @@
     python tools/new_plugin.py acme [--dest plugins]
 
 writes ``plugins/broadcastio-acme/`` with every ``example``/``Example``
-renamed to ``acme``/``Acme``; then install it (``pip install -e
-plugins/broadcastio-acme[test]``) and run its tests.
+renamed to ``acme``/``Acme``; then install it with core from the checkout
+(``pip install -e core -e "plugins/broadcastio-acme[test]"``) and run its tests.
 """
 
 from __future__ import annotations

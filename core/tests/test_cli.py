@@ -17,23 +17,15 @@ from typing import Any
 
 import pytest
 import structlog
-from broadcastio import (
-    DeliveryError,
-    ErrorCode,
-    MemoryProvider,
-    PluginFailure,
-    PluginManager,
-    ProviderType,
-    decode_result,
-    hookimpl,
-)
+from broadcastio import DeliveryError, ErrorCode, MemoryProvider, ProviderType, decode_result, hookimpl
+from broadcastio.plugins import PluginFailure, PluginManager
 from broadcastio.testing import isolated_plugin_manager
 
 try:
     from broadcastio.cli import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, CliState, cli
     from click.testing import CliRunner, Result
 except ImportError:  # click or rich missing
-    pytest.skip("the CLI needs the 'cli' extra: pip install -e 'core[cli]'", allow_module_level=True)
+    pytest.skip('the CLI needs the "cli" extra: pip install -e "./core[cli]"', allow_module_level=True)
 
 
 class _ScriptedPlugin:

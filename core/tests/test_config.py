@@ -19,9 +19,9 @@ from broadcastio import (
     RateLimit,
     RetryPolicy,
 )
-from broadcastio._config_schema import BreakerSection, HealthSection, RateLimitSection, RetrySection
-from broadcastio._config_toml import format_path, index_lines, line_of
 from broadcastio.config import ConfigFileError, build_orchestrator, load_config, parse_config
+from broadcastio.config._schema import BreakerSection, HealthSection, RateLimitSection, RetrySection
+from broadcastio.config._toml import format_path, index_lines, line_of
 from broadcastio.testing import isolated_plugin_manager, no_wait
 from hypothesis import given, settings
 from hypothesis import strategies as st

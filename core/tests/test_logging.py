@@ -1,9 +1,12 @@
-"""broadcastio.logging: stable event names, flat fields, masked addresses."""
+"""broadcastio.logs: stable event names, flat fields, masked addresses."""
 
 from __future__ import annotations
 
 import io
 import json
+import logging
+import subprocess
+import sys
 
 import pytest
 import structlog
@@ -18,7 +21,7 @@ from broadcastio import (
     Recipient,
     RetryPolicy,
 )
-from broadcastio.logging import LoggingHooks, configure_logging, mask_address
+from broadcastio.logs import LoggingHooks, configure, configure_logging, get_logger, mask_address
 from broadcastio.testing import FakeClock, isolated_plugin_manager, no_wait
 from structlog.testing import capture_logs
 
@@ -28,6 +31,11 @@ def _reset_structlog() -> object:
     yield
     structlog.reset_defaults()
     configure_logging.__globals__["_reveal_default"] = False
+    library = logging.getLogger("broadcastio")
+    for handler in [h for h in library.handlers if not isinstance(h, logging.NullHandler)]:
+        library.removeHandler(handler)
+    library.setLevel(logging.NOTSET)
+    library.propagate = True
 
 
 def orchestrator(*providers: MemoryProvider, **kwargs: object) -> Orchestrator:
@@ -215,3 +223,67 @@ class TestConfigureLogging:
         """An unknown level name is refused."""
         with pytest.raises(ValueError, match="unknown log level"):
             configure_logging(level="chatty")
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+class TestSilentUnlessAsked:
+    def test_nothing_printed_without_configuration(self) -> None:
+        """A fresh program that configures nothing prints nothing, even for warnings."""
+        code = (
+            "from broadcastio.logs import get_logger\n"
+            "get_logger('broadcastio.test').warning('broadcastio.loud', x=1)\n"
+            "get_logger('broadcastio.test').error('broadcastio.louder')\n"
+        )
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
+
+    def test_the_library_logger_has_a_null_handler(self) -> None:
+        """The broadcastio logger carries a NullHandler, so logging's last resort never prints."""
+        assert any(isinstance(h, logging.NullHandler) for h in logging.getLogger("broadcastio").handlers)
+
+    async def test_an_application_configuring_logging_gets_structured_records(self) -> None:
+        """With only stdlib logging configured, events arrive as records whose msg is the event dict."""
+        structlog.reset_defaults()
+        handler = _Records()
+        root = logging.getLogger()
+        root.addHandler(handler)
+        previous = root.level
+        root.setLevel(logging.INFO)
+        try:
+            async with orchestrator(MemoryProvider("m", channel="sms")) as orch:
+                await orch.asend(Message(recipient=RECIPIENT, text="hi"))
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(previous)
+        (record,) = [r for r in handler.records if r.name == "broadcastio"]
+        assert record.levelno == logging.INFO
+        assert isinstance(record.msg, dict)
+        assert record.msg["event"] == "broadcastio.delivered"
+        assert record.msg["to"] == "+4*********67"
+        assert record.getMessage().startswith("broadcastio.delivered ")
+
+    def test_an_application_configuring_structlog_gets_the_events(self) -> None:
+        """Once the program configured structlog, library loggers follow its configuration."""
+        with capture_logs() as logs:
+            get_logger("broadcastio.plugin").info("plugin.sent", n=1)
+        assert logs == [{"event": "plugin.sent", "n": 1, "log_level": "info"}]
+
+    def test_configure_is_configure_logging(self) -> None:
+        """The former name stays an alias."""
+        assert configure_logging is configure
+
+    def test_plugin_loggers_render_through_configure(self) -> None:
+        """configure() renders events of loggers below broadcastio (plugins) on its stream."""
+        stream = io.StringIO()
+        configure(json=True, level="debug", stream=stream)
+        get_logger("broadcastio.sms").debug("sms.accepted", sid="SM1")
+        (line,) = stream.getvalue().splitlines()
+        assert json.loads(line)["event"] == "sms.accepted"

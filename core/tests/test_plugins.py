@@ -7,16 +7,8 @@ import sys
 import types
 
 import pytest
-from broadcastio import (
-    ConfigurationError,
-    MemoryProvider,
-    Message,
-    Orchestrator,
-    PluginError,
-    ProviderType,
-    hookimpl,
-    make_plugin_manager,
-)
+from broadcastio import ConfigurationError, MemoryProvider, Message, Orchestrator, PluginError, ProviderType, hookimpl
+from broadcastio.plugins import make_plugin_manager
 from broadcastio.testing import HookRecorder, isolated_plugin_manager
 
 

@@ -24,17 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from broadcastio import (
-    AttemptEvent,
-    BreakerPolicy,
-    ErrorClass,
-    Message,
-    Metadata,
-    Orchestrator,
-    Recipient,
-    RetryPolicy,
-    SystemClock,
-)
+from broadcastio import BreakerPolicy, ErrorClass, Message, Metadata, Orchestrator, Recipient, RetryPolicy, SystemClock
+from broadcastio.events import AttemptEvent
 from broadcastio.outbox import Outbox
 from broadcastio.testing import isolated_plugin_manager
 from broadcastio.testing.servers import serve_app

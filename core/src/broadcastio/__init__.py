@@ -1,12 +1,22 @@
 """broadcastio: outbound messages that get through.
 
 Explicit retries, ordered fallback across providers and channels,
-health-aware routing, tracing and observability hooks. Everything a user or
-plugin author needs is importable from here; modules whose names start with
-an underscore are private.
+health-aware routing, tracing and observability hooks. The top level is what
+an application writes: models, errors, policies, :class:`Orchestrator`,
+:class:`Provider`, :data:`hookimpl`, :class:`Outbox` and configuration
+loading. The rest has one public home each: hook specs and event records in
+:mod:`broadcastio.hookspecs` / :mod:`broadcastio.events`, the plugin manager
+in :mod:`broadcastio.plugins`, logging in :mod:`broadcastio.logs`, the
+configuration file in :mod:`broadcastio.config`, HTTP plumbing in
+:mod:`broadcastio.http` and test helpers in :mod:`broadcastio.testing`.
+Modules whose names start with an underscore are private.
 """
 
 from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from typing import TYPE_CHECKING
 
 from broadcastio._breaker import BreakerPolicy, BreakerState
 from broadcastio._classify import error_from_exception
@@ -20,16 +30,6 @@ from broadcastio._errors import (
     NoHealthyProviderError,
     PluginError,
     UsageError,
-)
-from broadcastio._events import (
-    AttemptEvent,
-    BreakerChangeEvent,
-    FallbackEvent,
-    HealthChangeEvent,
-    ResultEvent,
-    SendAbortedEvent,
-    SendStartedEvent,
-    SkipEvent,
 )
 from broadcastio._health import HealthPolicy
 from broadcastio._models import (
@@ -51,24 +51,21 @@ from broadcastio._models import (
     encode_result,
 )
 from broadcastio._orchestrator import Orchestrator
-from broadcastio._plugins import PluginFailure, PluginInfo, PluginManager, make_plugin_manager
 from broadcastio._provider import Provider, ProviderLike, ProviderType, check_provider
 from broadcastio._ratelimit import RateLimit
 from broadcastio._retry import Backoff, RetryPolicy
 from broadcastio.config import Config, ConfigFileError, ProviderConfig, build_orchestrator, load_config
 from broadcastio.hookspecs import hookimpl
-from broadcastio.logging import LoggingHooks, configure_logging, mask_address
 from broadcastio.outbox import Outbox, OutboxRow, OutboxState, OutboxStatus
 from broadcastio.providers import FileProvider, MemoryProvider
 
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("broadcastio")
+"""The installed distribution's version: core/pyproject.toml is its one source."""
 
 __all__ = [
     "DEFAULT_MAX_ATTACHMENT_BYTES",
     "Attachment",
-    "AttemptEvent",
     "Backoff",
-    "BreakerChangeEvent",
     "BreakerPolicy",
     "BreakerState",
     "BroadcastioError",
@@ -83,12 +80,9 @@ __all__ = [
     "DeliveryTrace",
     "ErrorClass",
     "ErrorCode",
-    "FallbackEvent",
     "FileProvider",
-    "HealthChangeEvent",
     "HealthPolicy",
     "InvalidMessageError",
-    "LoggingHooks",
     "MemoryProvider",
     "Message",
     "Metadata",
@@ -99,9 +93,6 @@ __all__ = [
     "OutboxState",
     "OutboxStatus",
     "PluginError",
-    "PluginFailure",
-    "PluginInfo",
-    "PluginManager",
     "Priority",
     "Provider",
     "ProviderConfig",
@@ -110,11 +101,7 @@ __all__ = [
     "ProviderType",
     "RateLimit",
     "Recipient",
-    "ResultEvent",
     "RetryPolicy",
-    "SendAbortedEvent",
-    "SendStartedEvent",
-    "SkipEvent",
     "SkipReason",
     "SkippedProvider",
     "SystemClock",
@@ -122,12 +109,37 @@ __all__ = [
     "__version__",
     "build_orchestrator",
     "check_provider",
-    "configure_logging",
     "decode_result",
     "encode_result",
     "error_from_exception",
     "hookimpl",
     "load_config",
-    "make_plugin_manager",
-    "mask_address",
 ]
+
+_MOVED = {
+    **dict.fromkeys(
+        (
+            "AttemptEvent",
+            "BreakerChangeEvent",
+            "FallbackEvent",
+            "HealthChangeEvent",
+            "ResultEvent",
+            "SendAbortedEvent",
+            "SendStartedEvent",
+            "SkipEvent",
+        ),
+        "broadcastio.events",
+    ),
+    **dict.fromkeys(("PluginFailure", "PluginInfo", "PluginManager", "make_plugin_manager"), "broadcastio.plugins"),
+    **dict.fromkeys(("LoggingHooks", "configure_logging", "mask_address"), "broadcastio.logs"),
+}
+"""Names that left the top level for their own module (0.4.0): still found, not listed."""
+
+
+if not TYPE_CHECKING:  # type checkers see only the listed names, so a typo stays an error
+
+    def __getattr__(name: str) -> object:
+        module = _MOVED.get(name)
+        if module is None:
+            raise AttributeError(f"module 'broadcastio' has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)

@@ -20,16 +20,6 @@ from broadcastio._classify import error_from_exception
 from broadcastio._clock import Clock
 from broadcastio._dispatch import HookDispatcher
 from broadcastio._errors import BroadcastioError, ErrorClass, ErrorCode, InvalidMessageError, NoHealthyProviderError
-from broadcastio._events import (
-    AttemptEvent,
-    BreakerChangeEvent,
-    FallbackEvent,
-    HealthChangeEvent,
-    ResultEvent,
-    SendAbortedEvent,
-    SendStartedEvent,
-    SkipEvent,
-)
 from broadcastio._health import HealthPolicy
 from broadcastio._models import (
     DeliveryAttempt,
@@ -44,6 +34,16 @@ from broadcastio._models import (
 from broadcastio._ratelimit import TokenBucket
 from broadcastio._routing import ProviderSlot
 from broadcastio._throttle import is_throttling, pause_for
+from broadcastio.events import (
+    AttemptEvent,
+    BreakerChangeEvent,
+    FallbackEvent,
+    HealthChangeEvent,
+    ResultEvent,
+    SendAbortedEvent,
+    SendStartedEvent,
+    SkipEvent,
+)
 
 __all__ = ["Deliverer"]
 

@@ -10,12 +10,13 @@ import os
 from typing import Any
 
 import pluggy
-import structlog
+
+from broadcastio._log import get_logger
 
 __all__ = ["HookDispatcher"]
 
 TRACE_ENV = "BROADCASTIO_TRACE_PLUGINS"
-_log = structlog.get_logger("broadcastio.hooks")
+_log = get_logger("broadcastio.hooks")
 
 
 class HookDispatcher:

@@ -15,15 +15,15 @@ from broadcastio._clock import Clock, SystemClock
 from broadcastio._delivery import Deliverer
 from broadcastio._dispatch import HookDispatcher
 from broadcastio._errors import ConfigurationError, ErrorCode, InvalidMessageError, UsageError
-from broadcastio._events import AttemptEvent, ResultEvent
 from broadcastio._health import HealthPolicy
 from broadcastio._models import DeliveryError, DeliveryResult, Message, ProviderHealth
-from broadcastio._plugins import PluginManager, make_plugin_manager
 from broadcastio._ratelimit import RateLimit, TokenBucket
 from broadcastio._retry import RetryPolicy
 from broadcastio._routing import ProviderSlot
 from broadcastio._sync import LoopThread, ensure_no_running_loop
+from broadcastio.events import AttemptEvent, ResultEvent
 from broadcastio.hookspecs import hookimpl
+from broadcastio.plugins import PluginManager, make_plugin_manager
 
 if TYPE_CHECKING:
     from broadcastio.outbox import Outbox

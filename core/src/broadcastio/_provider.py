@@ -103,6 +103,43 @@ class ProviderType(Struct, frozen=True, kw_only=True):
         if not callable(self.factory):
             raise ConfigurationError(f"ProviderType {self.name!r}: factory must be callable")
 
+    @classmethod
+    def of(cls, provider_class: type[Any], *, name: str | None = None, description: str | None = None) -> ProviderType:
+        """The registration a provider class describes by itself.
+
+        ``name`` and ``channel`` come from the class attributes, or else from
+        the defaults of its ``__init__`` parameters of those names; the
+        description is the first line of its docstring.
+        """
+        label = getattr(provider_class, "__name__", repr(provider_class))
+        if not isinstance(provider_class, type):
+            raise ConfigurationError(f"ProviderType.of needs a provider class, got {label}")
+        type_name = name or _declared(provider_class, "name")
+        if not type_name:
+            raise ConfigurationError(f"{label} declares no name: set a class attribute 'name' or pass name=")
+        doc = inspect.getdoc(provider_class) or ""
+        if description is None:
+            description = doc.strip().splitlines()[0].rstrip(".").replace("``", "") if doc.strip() else ""
+        return cls(
+            name=type_name,
+            factory=provider_class,
+            channel=_declared(provider_class, "channel"),
+            description=description,
+        )
+
+
+def _declared(provider_class: type[Any], attribute: str) -> str:
+    """A class attribute, or else the default of the ``__init__`` parameter of that name."""
+    value = getattr(provider_class, attribute, "")
+    if isinstance(value, str) and value:
+        return value
+    try:
+        parameter = inspect.signature(provider_class).parameters.get(attribute)
+    except (TypeError, ValueError):
+        return ""
+    default = None if parameter is None else parameter.default
+    return default if isinstance(default, str) else ""
+
 
 def check_provider(provider: object) -> None:
     """Raise :class:`ConfigurationError` unless ``provider`` meets the contract."""

@@ -5,7 +5,8 @@ event record, run synchronously on the event loop, must be cheap (do I/O in
 a background thread or queue of your own), and cannot change the flow: an
 exception in one is logged and swallowed, and the other hooks still run.
 
-Implement hooks with :data:`hookimpl`::
+The event records live in :mod:`broadcastio.events` and are importable from
+here too. Implement hooks with :data:`hookimpl`::
 
     from broadcastio import hookimpl
 
@@ -21,7 +22,8 @@ from collections.abc import Iterable
 
 import pluggy
 
-from broadcastio._events import (
+from broadcastio._provider import ProviderType
+from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
     FallbackEvent,
@@ -31,9 +33,20 @@ from broadcastio._events import (
     SendStartedEvent,
     SkipEvent,
 )
-from broadcastio._provider import ProviderType
 
-__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
+__all__ = [
+    "PROJECT_NAME",
+    "AttemptEvent",
+    "BreakerChangeEvent",
+    "FallbackEvent",
+    "HealthChangeEvent",
+    "ResultEvent",
+    "SendAbortedEvent",
+    "SendStartedEvent",
+    "SkipEvent",
+    "hookimpl",
+    "hookspec",
+]
 
 PROJECT_NAME = "broadcastio"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from broadcastio import ConfigurationError, ErrorClass, Message, make_plugin_manager
+from broadcastio import ConfigurationError, ErrorClass, Message
+from broadcastio.plugins import make_plugin_manager
 from broadcastio.testing.contract import ProviderContract
 from broadcastio.testing.servers import closed_port
 from broadcastio_example import ExampleProvider

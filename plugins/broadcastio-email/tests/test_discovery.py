@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import broadcastio_email
-from broadcastio import make_plugin_manager
+from broadcastio.plugins import make_plugin_manager
 from broadcastio_email import EmailProvider
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import broadcastio_otel
 import pytest
-from broadcastio import Message, Orchestrator, make_plugin_manager
+from broadcastio import Message, Orchestrator
+from broadcastio.plugins import make_plugin_manager
 from broadcastio_otel import OpenTelemetryHooks
 
 HOOKS = (

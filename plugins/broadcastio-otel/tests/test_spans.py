@@ -255,7 +255,7 @@ class TestBoundedState:
     async def test_unfinished_sends_are_capped(self, telemetry: Any, orchestrator: Any) -> None:
         """Beyond max_pending, the oldest send without a result is ended as unfinished."""
         hooks = OpenTelemetryHooks(telemetry.tracer_provider, telemetry.meter_provider, max_pending=2)
-        from broadcastio import SendStartedEvent
+        from broadcastio.events import SendStartedEvent
 
         messages = [Message(recipient=PHONE, text=TEXT) for _ in range(3)]
         at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -278,7 +278,8 @@ class TestBoundedState:
 
     async def test_result_without_start_still_gives_a_span(self, telemetry: Any, orchestrator: Any) -> None:
         """A hook object that missed the start of a send still reports its result."""
-        from broadcastio import DeliveryResult, ResultEvent
+        from broadcastio import DeliveryResult
+        from broadcastio.events import ResultEvent
 
         hooks = OpenTelemetryHooks(telemetry.tracer_provider, telemetry.meter_provider)
         at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from broadcastio import make_plugin_manager
+from broadcastio.plugins import make_plugin_manager
 from broadcastio.testing.contract import ProviderContract
 from broadcastio.testing.servers import closed_port
 from broadcastio_sms import TwilioSmsProvider

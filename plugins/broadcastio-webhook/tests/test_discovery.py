@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from broadcastio import make_plugin_manager
+from broadcastio.plugins import make_plugin_manager
 from broadcastio_webhook import WebhookProvider
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from broadcastio import ConfigurationError, PluginManager, make_plugin_manager
+from broadcastio import ConfigurationError
+from broadcastio.plugins import PluginManager, make_plugin_manager
 from broadcastio_whatsapp import WhatsAppCloudProvider, WhatsAppProvider
 
 

@@ -18,12 +18,11 @@ from broadcastio import (
     InvalidMessageError,
     NoHealthyProviderError,
     Orchestrator,
-    PluginManager,
     UsageError,
-    make_plugin_manager,
 )
 from broadcastio.config import DEFAULT_CONFIG_FILE, build_orchestrator
-from broadcastio.logging import LoggingHooks
+from broadcastio.logs import LoggingHooks
+from broadcastio.plugins import PluginManager, make_plugin_manager
 
 __all__ = [
     "EXIT_FAILED",
@@ -31,6 +30,7 @@ __all__ = [
     "EXIT_UNKNOWN",
     "EXIT_USAGE",
     "CliState",
+    "config_given",
     "config_option",
     "consoles",
     "fail",
@@ -70,6 +70,8 @@ class CliState:
         self.plugin_manager_factory = plugin_manager_factory
         self.env = env
         self.reveal_addresses = False
+        self.config_path: Path | None = None
+        """``-c FILE`` given before the subcommand (one after it wins)."""
 
 
 def consoles() -> tuple[Console, Console]:
@@ -105,8 +107,27 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+_EXPLICIT = "broadcastio.config_explicit"
+
+
+def _config_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    """``-c`` after the subcommand, else ``-c`` before it, else $BROADCASTIO_CONFIG, else the default."""
+    source = ctx.get_parameter_source(param.name or "config_path")
+    state = ctx.find_object(CliState)
+    if source is not click.core.ParameterSource.COMMANDLINE and state is not None and state.config_path is not None:
+        value, source = state.config_path, click.core.ParameterSource.COMMANDLINE
+    ctx.meta[_EXPLICIT] = source is not click.core.ParameterSource.DEFAULT
+    return value
+
+
+def config_given(ctx: click.Context) -> bool:
+    """Whether the configuration file was named (``-c`` before or after the subcommand, or the environment)."""
+    return bool(ctx.meta.get(_EXPLICIT))
+
+
 def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--config FILE`` (default ``./broadcastio.toml`` or ``$BROADCASTIO_CONFIG``)."""
+    """``--config FILE`` (default ``./broadcastio.toml`` or ``$BROADCASTIO_CONFIG``); the
+    group's ``-c FILE``, given before the subcommand, counts too."""
     return click.option(
         "--config",
         "-c",
@@ -115,6 +136,7 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
         default=DEFAULT_CONFIG_FILE,
         envvar=CONFIG_ENV,
         show_default=True,
+        callback=_config_path,
         help="Configuration file.",
     )(func)
 

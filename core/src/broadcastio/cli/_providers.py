@@ -9,16 +9,33 @@ from typing import Any
 import click
 from rich.table import Table
 
-from broadcastio import ProviderHealth
-from broadcastio.cli._common import CliState, config_option, consoles, handle_errors, open_orchestrator, run
+from broadcastio import BroadcastioError, PluginError, ProviderHealth
+from broadcastio.cli._common import (
+    EXIT_USAGE,
+    CliState,
+    config_given,
+    config_option,
+    consoles,
+    handle_errors,
+    open_orchestrator,
+    run,
+)
 from broadcastio.config import load_config
 
 __all__ = ["providers"]
 
 
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _plugins_report(state: CliState) -> dict[str, Any]:
     manager = state.plugin_manager_factory()
-    types = manager.provider_types()
+    plugin_error = None
+    try:
+        types = manager.provider_types()
+    except PluginError as exc:  # two plugins claim a type: still list what is installed
+        types, plugin_error = {}, _error(exc)
     return {
         "plugins": [
             {"name": p.name, "version": p.version, "hooks": list(p.hooks), "provider_types": list(p.provider_types)}
@@ -28,6 +45,7 @@ def _plugins_report(state: CliState) -> dict[str, Any]:
         "provider_types": [
             {"name": t.name, "channel": t.channel, "description": t.description} for t in types.values()
         ],
+        "plugin_error": plugin_error,  # moved to the end by the command
     }
 
 
@@ -71,17 +89,27 @@ def providers(ctx: click.Context, config_path: Path, as_json: bool) -> None:
     """List installed plugins and provider types, and the configured providers with live health.
 
     The configured providers are shown when the configuration file exists
-    (it must, when --config is given explicitly).
+    (it must, when --config is given explicitly). A configuration that cannot
+    be loaded is reported (``config_error`` in JSON) after the plugin list,
+    and the exit status is 2.
     """
     state: CliState = ctx.obj
     report = _plugins_report(state)
-    explicit = ctx.get_parameter_source("config_path") is not click.core.ParameterSource.DEFAULT
     report["configured"] = None
-    if explicit or config_path.is_file():
-        report["configured"] = run(_configured(state, config_path))
+    config_error = None
+    if config_given(ctx) or config_path.is_file():
+        try:
+            report["configured"] = run(_configured(state, config_path))
+        except BroadcastioError as exc:  # the plugin list is what helps most now
+            config_error = _error(exc)
         report["config"] = str(config_path)
+    report["plugin_error"] = report.pop("plugin_error")
+    report["config_error"] = config_error
+    broken = report["config_error"] is not None or report["plugin_error"] is not None
     if as_json:
         click.echo(json.dumps(report))
+        if broken:
+            raise click.exceptions.Exit(EXIT_USAGE)
         return
     out, _ = consoles()
     out.print(
@@ -114,6 +142,11 @@ def providers(ctx: click.Context, config_path: Path, as_json: bool) -> None:
                 [[f["name"], f["error"]] for f in report["failures"]],
             )
         )
+    for key in ("plugin_error", "config_error"):
+        if report[key] is not None:
+            click.echo(f"error: {report[key]}", err=True)
+    if broken:
+        raise click.exceptions.Exit(EXIT_USAGE)
     if report["configured"] is not None:
         rows = []
         for p in report["configured"]:

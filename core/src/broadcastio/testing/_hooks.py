@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from broadcastio._events import (
+from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
     FallbackEvent,

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from broadcastio._clock import is_testing, set_testing
-from broadcastio._plugins import PluginManager, make_plugin_manager
+from broadcastio.plugins import PluginManager, make_plugin_manager
 
 __all__ = ["isolated_plugin_manager", "no_wait"]
 

@@ -8,10 +8,16 @@ Provide three pytest fixtures in the subclass (or a conftest):
 - ``unreachable_provider_factory``: a callable returning a provider whose
   peer does not answer (a closed port on 127.0.0.1).
 
-Optionally override ``secret_values`` with strings that must never appear
-in the provider's ``repr``.
+and, in the subclass itself, ``secret_values``: the strings (tokens,
+passwords) the provider holds that must never appear in its ``repr``;
+``()`` when it holds none. Leaving it out fails every test that needs it,
+saying so: a forgotten secret is the one mistake this suite exists to catch.
 
-Each test runs its whole scenario in one event loop, provider close included.
+Providers may be plain or ``async`` (as :class:`~broadcastio.ProviderLike`
+allows): plain ``send``/``health``/``aclose`` run in a worker thread, as the
+orchestrator runs them. ``health`` is optional; without it the health tests
+are skipped. Each test runs its whole scenario in one event loop, provider
+close included.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import pytest
 from broadcastio._errors import ErrorClass
 from broadcastio._models import DeliveryResult, Message, ProviderHealth, decode_result, encode_result
 from broadcastio._orchestrator import Orchestrator
-from broadcastio._provider import check_provider
+from broadcastio._provider import ProviderLike, check_provider
 from broadcastio.testing._switches import isolated_plugin_manager
 
 __all__ = ["ProviderContract"]
@@ -39,20 +45,42 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
+async def _call(provider: Any, method: str, *args: Any) -> Any:
+    """``provider.method(*args)``, awaited when async, in a worker thread when plain."""
+    function = getattr(provider, method)
+    if inspect.iscoroutinefunction(function):
+        return await function(*args)
+    result = await asyncio.to_thread(function, *args)
+    return await result if inspect.isawaitable(result) else result
+
+
 async def _closed(provider: Any) -> None:
-    close = getattr(provider, "aclose", None)
-    if close is not None:
-        await close()
+    if getattr(provider, "aclose", None) is not None:
+        await _call(provider, "aclose")
 
 
-async def _health_of(factory: ProviderFactory) -> ProviderHealth:
-    """One health check of a fresh provider, closed afterwards."""
+async def _health_of(factory: ProviderFactory) -> ProviderHealth | None:
+    """One health check of a fresh provider, closed afterwards; None without ``health()``."""
     provider = factory()
     try:
-        health: ProviderHealth = await provider.health()
+        if getattr(provider, "health", None) is None:
+            return None
+        health: ProviderHealth = await _call(provider, "health")
         return health
     finally:
         await _closed(provider)
+
+
+def _checked_health(factory: ProviderFactory) -> ProviderHealth:
+    health = _run(_health_of(factory))
+    if health is None:
+        pytest.skip("the provider has no health() (it is optional)")
+    return health
+
+
+async def _send(provider: Any, address: str, text: str) -> DeliveryResult:
+    result: DeliveryResult = await _call(provider, "send", Message(recipient=address, text=text), address)
+    return result
 
 
 class ProviderContract:
@@ -60,14 +88,17 @@ class ProviderContract:
 
     @pytest.fixture
     def secret_values(self) -> tuple[str, ...]:
-        return ()
+        pytest.fail(
+            f"{type(self).__name__} must define the 'secret_values' fixture: the tokens and passwords its "
+            "provider holds, which must never appear in repr, logs or results (return () if it holds none)",
+            pytrace=False,
+        )
 
     def test_meets_the_provider_protocol(self, provider_factory: ProviderFactory) -> None:
-        """The provider has a name, a channel and async send/health methods."""
+        """The provider has a name, a channel and a send(message, address) method, plain or async."""
         provider = provider_factory()
         check_provider(provider)
-        assert inspect.iscoroutinefunction(provider.send)
-        assert inspect.iscoroutinefunction(provider.health)
+        assert isinstance(provider, ProviderLike)
         _run(_closed(provider))
 
     def test_send_delivers_once(self, provider_factory: ProviderFactory, deliverable_address: str) -> None:
@@ -76,10 +107,7 @@ class ProviderContract:
         async def scenario() -> DeliveryResult:
             provider = provider_factory()
             try:
-                result: DeliveryResult = await provider.send(
-                    Message(recipient=deliverable_address, text="contract"), deliverable_address
-                )
-                return result
+                return await _send(provider, deliverable_address, "contract")
             finally:
                 await _closed(provider)
 
@@ -99,10 +127,7 @@ class ProviderContract:
         async def scenario() -> DeliveryResult:
             provider = unreachable_provider_factory()
             try:
-                result: DeliveryResult = await provider.send(
-                    Message(recipient=deliverable_address, text="contract"), deliverable_address
-                )
-                return result
+                return await _send(provider, deliverable_address, "contract")
             finally:
                 await _closed(provider)
 
@@ -113,13 +138,13 @@ class ProviderContract:
 
     def test_health_of_working_peer(self, provider_factory: ProviderFactory) -> None:
         """health() of a provider with a working peer is healthy."""
-        health = _run(_health_of(provider_factory))
+        health = _checked_health(provider_factory)
         assert isinstance(health, ProviderHealth)
         assert health.healthy, health.detail
 
     def test_unreachable_peer_is_unhealthy(self, unreachable_provider_factory: ProviderFactory) -> None:
         """health() is honest: an unreachable service is unhealthy."""
-        assert not _run(_health_of(unreachable_provider_factory)).healthy
+        assert not _checked_health(unreachable_provider_factory).healthy
 
     def test_repr_hides_secrets(self, provider_factory: ProviderFactory, secret_values: tuple[str, ...]) -> None:
         """No secret the provider holds appears in its repr."""

@@ -6,24 +6,12 @@ default; see :class:`EmailProvider` for the settings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_email._compose import IDEMPOTENCY_HEADER
 from broadcastio_email._provider import EmailProvider
 
 __all__ = ["IDEMPOTENCY_HEADER", "EmailProvider", "broadcastio_provider_types"]
 
-
-@hookimpl
-def broadcastio_provider_types() -> Iterable[ProviderType]:
-    """Register the ``email`` provider type."""
-    return [
-        ProviderType(
-            name="email",
-            factory=EmailProvider,
-            channel="email",
-            description="Email over SMTP (STARTTLS, SMTPS or plain), with attachments and HTML",
-        )
-    ]
+broadcastio_provider_types = provider_types(EmailProvider)
+"""Registers EmailProvider: name, channel and description come from the class."""

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import aiosmtplib
-import structlog
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -24,6 +23,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
+from broadcastio.logs import get_logger
 
 from broadcastio_email._addresses import mask_address
 from broadcastio_email._budget import ByteBudget
@@ -43,7 +43,7 @@ from broadcastio_email._stream import STREAM_THRESHOLD, stream_data
 
 __all__ = ["EmailProvider"]
 
-_log = structlog.get_logger("broadcastio_email")
+_log = get_logger("broadcastio.email")
 
 
 class EmailProvider(Provider):

@@ -10,9 +10,12 @@ meter_provider=...)])`` and disable the entry point
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib.metadata
 
-from broadcastio import (
+__version__ = importlib.metadata.version("broadcastio-otel")
+
+from broadcastio import hookimpl
+from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
     FallbackEvent,
@@ -21,7 +24,6 @@ from broadcastio import (
     SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
-    hookimpl,
 )
 
 from broadcastio_otel._hooks import DEFAULT_MAX_PENDING, INSTRUMENTATION_NAME, OpenTelemetryHooks

@@ -18,17 +18,16 @@ import datetime as dt
 import threading
 from typing import Any
 
-from broadcastio import (
+from broadcastio import DeliveryError, hookimpl
+from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
-    DeliveryError,
     FallbackEvent,
     HealthChangeEvent,
     ResultEvent,
     SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
-    hookimpl,
 )
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context

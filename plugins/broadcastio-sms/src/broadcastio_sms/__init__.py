@@ -6,22 +6,12 @@ Install it and the ``sms`` provider type is registered through the
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_sms._phone import mask_phone, normalize_e164
 from broadcastio_sms._provider import DEFAULT_BASE_URL, TwilioSmsProvider
 
 __all__ = ["DEFAULT_BASE_URL", "TwilioSmsProvider", "broadcastio_provider_types", "mask_phone", "normalize_e164"]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register the ``sms`` provider type."""
-    return [
-        ProviderType(
-            name="sms",
-            factory=TwilioSmsProvider,
-            channel="sms",
-            description="SMS through the Twilio Messages API",
-        )
-    ]
+broadcastio_provider_types = provider_types(TwilioSmsProvider)
+"""Registers TwilioSmsProvider: name, channel and description come from the class."""

@@ -9,12 +9,12 @@ after the request was written stays ambiguous.
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import time
 from typing import Any
 
 import httpx
-import structlog
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -25,6 +25,7 @@ from broadcastio import (
     RetryPolicy,
 )
 from broadcastio.http import HttpProvider
+from broadcastio.logs import get_logger
 
 from broadcastio_sms._errors import error_from_response, json_object
 from broadcastio_sms._phone import is_alphanumeric_sender, mask_phone, normalize_e164, redact_phones
@@ -36,9 +37,9 @@ API_VERSION = "2010-04-01"
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
-_USER_AGENT = "broadcastio-sms/0.1.0"
+_USER_AGENT = f"broadcastio-sms/{importlib.metadata.version('broadcastio-sms')}"
 
-log = structlog.get_logger("broadcastio_sms")
+log = get_logger("broadcastio.sms")
 
 
 class TwilioSmsProvider(HttpProvider):
@@ -53,6 +54,7 @@ class TwilioSmsProvider(HttpProvider):
     :param base_url: API root; tests point it at a local server.
     """
 
+    channel = "sms"
     secret_fields = ("auth_token",)
     idempotent = False
 

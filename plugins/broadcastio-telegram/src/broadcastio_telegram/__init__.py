@@ -6,7 +6,7 @@ Install it and the ``telegram`` provider type is registered through the
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_telegram._provider import CAPTION_LIMIT, DEFAULT_BASE_URL, TEXT_LIMIT, TelegramProvider
 from broadcastio_telegram._token import redact_tokens
@@ -20,15 +20,5 @@ __all__ = [
     "redact_tokens",
 ]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register the ``telegram`` provider type."""
-    return [
-        ProviderType(
-            name="telegram",
-            factory=TelegramProvider,
-            channel="telegram",
-            description="Telegram Bot API: sendMessage, sendDocument for attachments",
-        )
-    ]
+broadcastio_provider_types = provider_types(TelegramProvider)
+"""Registers TelegramProvider: name, channel and description come from the class."""

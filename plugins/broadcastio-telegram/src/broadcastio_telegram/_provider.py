@@ -8,12 +8,12 @@ and a timeout after the request was written is ambiguous.
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import time
 from typing import Any
 
 import httpx
-import structlog
 from broadcastio import (
     Attachment,
     ConfigurationError,
@@ -26,6 +26,7 @@ from broadcastio import (
     error_from_exception,
 )
 from broadcastio.http import HttpProvider, parse_retry_after
+from broadcastio.logs import get_logger
 
 from broadcastio_telegram._errors import error_from_answer
 from broadcastio_telegram._token import TOKEN_PATTERN, install_httpx_log_filter, scrub
@@ -40,9 +41,9 @@ CAPTION_LIMIT = 1024
 
 _PARSE_MODES = {"html": "HTML", "markdownv2": "MarkdownV2", "markdown": "Markdown"}
 _CHAT_ID = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
-_USER_AGENT = "broadcastio-telegram/0.1.0"
+_USER_AGENT = f"broadcastio-telegram/{importlib.metadata.version('broadcastio-telegram')}"
 
-log = structlog.get_logger("broadcastio_telegram")
+log = get_logger("broadcastio.telegram")
 
 
 class TelegramProvider(HttpProvider):
@@ -58,6 +59,7 @@ class TelegramProvider(HttpProvider):
     :param base_url: API root; tests point it at a local server.
     """
 
+    channel = "telegram"
     secret_fields = ("token",)
     idempotent = False
 

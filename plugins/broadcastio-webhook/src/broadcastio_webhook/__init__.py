@@ -7,9 +7,7 @@ receivers check with :func:`verify_signature`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_webhook._payload import WebhookAttachment, WebhookPayload
 from broadcastio_webhook._provider import IDEMPOTENCY_HEADER, WebhookProvider
@@ -25,14 +23,5 @@ __all__ = [
     "verify_signature",
 ]
 
-
-@hookimpl
-def broadcastio_provider_types() -> Iterable[ProviderType]:
-    return [
-        ProviderType(
-            name="webhook",
-            factory=WebhookProvider,
-            channel="webhook",
-            description="POSTs each message as signed JSON to a fixed URL",
-        )
-    ]
+broadcastio_provider_types = provider_types(WebhookProvider)
+"""Registers WebhookProvider: name, channel and description come from the class."""

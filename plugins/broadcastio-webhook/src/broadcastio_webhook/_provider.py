@@ -7,6 +7,7 @@ point the provider at another host (no SSRF through recipient lists).
 
 from __future__ import annotations
 
+import importlib.metadata
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,6 +27,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 _RESERVED = frozenset({IDEMPOTENCY_HEADER.lower(), SIGNATURE_HEADER.lower()})
 _SNIPPET = 200
+_USER_AGENT = f"broadcastio-webhook/{importlib.metadata.version('broadcastio-webhook')}"
 _HEALTH_TIMEOUT = 5.0
 
 
@@ -77,6 +79,7 @@ class WebhookProvider(HttpProvider):
         failures (a timeout after sending) without risking a double delivery.
     """
 
+    channel = "webhook"
     secret_fields = ("secret",)
 
     def __init__(
@@ -102,7 +105,7 @@ class WebhookProvider(HttpProvider):
             channel="webhook",
             base_url=url,
             timeout=timeout,
-            headers={"Content-Type": "application/json", "User-Agent": "broadcastio-webhook", **extra_headers},
+            headers={"Content-Type": "application/json", "User-Agent": _USER_AGENT, **extra_headers},
             max_connections=max_connections,
             transport=transport,
             retry_policy=retry_policy,

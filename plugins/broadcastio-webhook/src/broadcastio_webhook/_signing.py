@@ -57,6 +57,6 @@ def verify_signature(
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
         return False
-    key = secret.encode() if isinstance(secret, str) else secret
-    expected = _digest(key, timestamp, body)
+    secret_bytes = secret.encode() if isinstance(secret, str) else secret
+    expected = _digest(secret_bytes, timestamp, body)
     return any(hmac.compare_digest(expected, candidate) for candidate in fields.get("v1", ()))

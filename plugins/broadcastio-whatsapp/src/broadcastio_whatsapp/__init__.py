@@ -11,13 +11,15 @@ with its fake driver, for tests and demos.
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+import importlib.metadata
+
+from broadcastio.plugins import provider_types
 
 from broadcastio_whatsapp._cloud import WhatsAppCloudProvider
 from broadcastio_whatsapp._cloud_payload import MEDIA_LINK_KEY, TEMPLATE_KEY
 from broadcastio_whatsapp._node import WhatsAppProvider
 
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("broadcastio-whatsapp")
 
 __all__ = [
     "MEDIA_LINK_KEY",
@@ -28,21 +30,5 @@ __all__ = [
     "broadcastio_provider_types",
 ]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register ``whatsapp`` and ``whatsapp-cloud``."""
-    return [
-        ProviderType(
-            name="whatsapp",
-            factory=WhatsAppProvider,
-            channel="whatsapp",
-            description="WhatsApp through a node-whatsapp service (whatsapp-web.js); idempotent sends",
-        ),
-        ProviderType(
-            name="whatsapp-cloud",
-            factory=WhatsAppCloudProvider,
-            channel="whatsapp",
-            description="WhatsApp Cloud API (Meta Graph API): text, template and media messages",
-        ),
-    ]
+broadcastio_provider_types = provider_types(WhatsAppProvider, WhatsAppCloudProvider)
+"""Registers ``whatsapp`` and ``whatsapp-cloud``: name, channel and description come from each class."""

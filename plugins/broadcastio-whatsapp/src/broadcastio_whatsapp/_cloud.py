@@ -64,6 +64,7 @@ class WhatsAppCloudProvider(HttpProvider):
     failure, so fallback reaches a provider that carries them.
     """
 
+    channel = "whatsapp"
     idempotent = False
     secret_fields: ClassVar[tuple[str, ...]] = ("access_token",)
 

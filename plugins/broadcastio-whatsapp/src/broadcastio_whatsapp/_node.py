@@ -14,15 +14,15 @@ import time
 from typing import Any, ClassVar
 
 import httpx
-import structlog
 from broadcastio import DeliveryError, DeliveryResult, Message, ProviderHealth, RetryPolicy
 from broadcastio.http import HttpProvider
+from broadcastio.logs import get_logger
 
 from broadcastio_whatsapp._node_errors import CODE_PREFIX, error_from_response
 
 __all__ = ["WhatsAppProvider"]
 
-_log = structlog.get_logger("broadcastio_whatsapp.node")
+_log = get_logger("broadcastio.whatsapp.node")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:3000"
 
@@ -79,6 +79,7 @@ class WhatsAppProvider(HttpProvider):
     ambiguous error and the message stays "possibly delivered".
     """
 
+    channel = "whatsapp"
     idempotent = True
     secret_fields: ClassVar[tuple[str, ...]] = ("token",)
 

@@ -8,24 +8,32 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pluggy
-import structlog
 from msgspec import Struct
 
 from broadcastio import hookspecs
 from broadcastio._errors import ConfigurationError, PluginError
+from broadcastio._log import get_logger
 from broadcastio._provider import ProviderType, check_provider
 
-__all__ = ["PluginFailure", "PluginInfo", "PluginManager", "make_plugin_manager"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginFailure",
+    "PluginInfo",
+    "PluginManager",
+    "ProviderType",
+    "make_plugin_manager",
+    "provider_types",
+]
 
 ENTRY_POINT_GROUP = "broadcastio"
 ALLOW_ENV = "BROADCASTIO_PLUGINS"
 DENY_ENV = "BROADCASTIO_DISABLE_PLUGINS"
 
-_log = structlog.get_logger("broadcastio.plugins")
+_log = get_logger("broadcastio.plugins")
 
 
 class PluginInfo(Struct, frozen=True, kw_only=True):
@@ -119,7 +127,8 @@ class PluginManager(pluggy.PluginManager):
             known = ", ".join(sorted(types)) or "none"
             raise ConfigurationError(
                 f"unknown provider type {type_name!r}; installed types: {known} "
-                f"(is the plugin installed, e.g. 'pip install broadcastio-{type_name}'?)"
+                f"(is its plugin installed? From the broadcastio checkout: "
+                f"pip install ./core ./plugins/broadcastio-{type_name.split('-')[0]})"
             )
         try:
             provider = types[type_name].factory(name=name or type_name, **settings)
@@ -152,3 +161,23 @@ def make_plugin_manager(*, entrypoints: bool = True, env: Mapping[str, str] | No
     if entrypoints:
         manager.load_entrypoints(env)
     return manager
+
+
+def provider_types(*classes: type[Any]) -> Callable[[], list[ProviderType]]:
+    """A ready ``broadcastio_provider_types`` hook registering provider classes.
+
+    Each class describes itself (see :meth:`ProviderType.of`), so a plugin's
+    registration is one line in its top-level module::
+
+        broadcastio_provider_types = provider_types(AcmeProvider)
+
+    Returning explicit :class:`ProviderType` records from a hook of your own
+    keeps working.
+    """
+    records = [ProviderType.of(cls) for cls in classes]
+
+    @hookspecs.hookimpl
+    def broadcastio_provider_types() -> list[ProviderType]:
+        return list(records)
+
+    return broadcastio_provider_types

@@ -1,37 +1,4 @@
-"""``broadcastio.toml``: providers and policies in a file instead of code.
-
-Example::
-
-    [orchestrator]
-    fallback_on_ambiguous = false
-
-    [retry]                       # default RetryPolicy of every provider
-    max_attempts = 3
-    backoff = "exponential"
-
-    [breaker]                     # BreakerPolicy fields
-    failure_threshold = 5
-
-    [health]                      # HealthPolicy fields
-    ttl = 30
-
-    [[providers]]                 # in fallback order
-    name = "wa"
-    type = "whatsapp"             # a registered provider type
-    retry = { max_attempts = 5 }  # overrides fields of [retry] for this provider
-    rate_limit = { per_second = 10, burst = 5 }
-    max_in_flight = 10            # at most 10 attempts on this provider at once
-
-    [providers.settings]          # keyword arguments of the provider factory
-    base_url = "http://127.0.0.1:3000"
-    token = "${WA_TOKEN}"         # from the environment; "$${" is a literal "${"
-
-Unknown keys and wrong types are refused with a
-:class:`ConfigFileError` (a :class:`~broadcastio.ConfigurationError`) naming
-the file, the line, the key path and what is wrong. Values taken from the
-environment are masked in ``repr``. Relative paths in settings are taken
-from the working directory, as the provider receives them unchanged.
-"""
+"""Loading ``broadcastio.toml`` into a :class:`Config` and building its orchestrator."""
 
 from __future__ import annotations
 
@@ -47,15 +14,15 @@ from msgspec import Struct
 
 from broadcastio._breaker import BreakerPolicy
 from broadcastio._clock import Clock
-from broadcastio._config_schema import Document, ProviderSection, set_fields
-from broadcastio._config_toml import EnvError, KeyPath, expand_env, format_path, index_lines, line_of
 from broadcastio._errors import ConfigurationError
 from broadcastio._health import HealthPolicy
 from broadcastio._orchestrator import Orchestrator
-from broadcastio._plugins import PluginManager, make_plugin_manager
 from broadcastio._ratelimit import RateLimit
 from broadcastio._retry import RetryPolicy
 from broadcastio._routing import check_max_in_flight
+from broadcastio.config._schema import Document, ProviderSection, set_fields
+from broadcastio.config._toml import EnvError, KeyPath, expand_env, format_path, index_lines, line_of
+from broadcastio.plugins import PluginManager, make_plugin_manager
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",

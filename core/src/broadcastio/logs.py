@@ -1,30 +1,34 @@
-"""Structured logs of what the orchestrator does, through structlog.
+"""Structured logs of what the orchestrator does, through structlog and ``logging``.
 
-:func:`configure_logging` sets structlog up for a program (console output on
-a terminal, JSON lines otherwise); :class:`LoggingHooks` is a hook plugin
-that turns orchestrator events into stable, dotted event names with flat
-fields::
+The library is silent unless asked: its events go to the standard
+:mod:`logging` module under the ``broadcastio`` logger (which has a
+``NullHandler``), or through structlog once the program configured it.
+:func:`configure` turns rendering on for a program (console output on a
+terminal, JSON lines otherwise); :class:`LoggingHooks` is a hook plugin that
+turns orchestrator events into stable, dotted event names with flat fields::
 
     from broadcastio import Orchestrator
-    from broadcastio.logging import LoggingHooks, configure_logging
+    from broadcastio.logs import LoggingHooks, configure
 
-    configure_logging(level="info")
+    configure(level="info")
     orchestrator = Orchestrator(providers, hooks=[LoggingHooks()])
 
 Phone numbers and email addresses are masked (``+4*********67``,
 ``a***@example.com``) unless ``reveal_addresses=True``; message text and
-secrets are never logged.
+secrets are never logged. Plugins log through :func:`get_logger`.
 """
 
 from __future__ import annotations
 
-import logging as std_logging
+import logging
 import sys
 from typing import IO, Any
 
 import structlog
 
-from broadcastio._events import (
+from broadcastio._log import ROOT_LOGGER, get_logger
+from broadcastio._models import Message
+from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
     FallbackEvent,
@@ -33,13 +37,13 @@ from broadcastio._events import (
     SendAbortedEvent,
     SkipEvent,
 )
-from broadcastio._models import Message
 from broadcastio.hookspecs import hookimpl
 
-__all__ = ["LoggingHooks", "configure_logging", "mask_address"]
+__all__ = ["LoggingHooks", "configure", "configure_logging", "get_logger", "mask_address"]
 
-LOGGER_NAME = "broadcastio"
+LOGGER_NAME = ROOT_LOGGER
 _reveal_default = False
+_hooks_log = get_logger(LOGGER_NAME)
 
 
 def mask_address(address: str) -> str:
@@ -57,29 +61,36 @@ def mask_address(address: str) -> str:
     return address[:2] + "*" * (len(address) - 4) + address[-2:]
 
 
-class _StderrLogger:
-    """Writes each rendered line to the current ``sys.stderr`` (or a given
+class _StreamHandler(logging.Handler):
+    """Writes each rendered record to the current ``sys.stderr`` (or a given
     stream), looked up at write time so redirected streams keep working."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__()
         self._stream = stream
 
-    def msg(self, message: str) -> None:
-        stream = self._stream or sys.stderr
-        stream.write(message + "\n")
-        stream.flush()
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = self._stream or sys.stderr
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:  # logging must never break delivery
+            self.handleError(record)
 
-    log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
-
-def configure_logging(
+def configure(
     *,
     json: bool | None = None,
     level: str | int = "info",
     reveal_addresses: bool = False,
     stream: IO[str] | None = None,
 ) -> None:
-    """Configure structlog for a program using broadcastio.
+    """Turn rendering on, for a program using broadcastio (the CLI calls it).
+
+    Configures structlog to go through the standard :mod:`logging` module and
+    gives the ``broadcastio`` logger a handler that renders each event on
+    ``stream``. Libraries and applications with their own logging set-up
+    should not call it: configure ``logging`` or structlog instead.
 
     :param json: JSON lines (True) or the console renderer (False); by
         default the console renderer on a terminal and JSON otherwise.
@@ -89,28 +100,45 @@ def configure_logging(
     :param stream: where lines go (default: ``sys.stderr`` at write time).
     """
     global _reveal_default
-    _reveal_default = reveal_addresses
-    numeric = level if isinstance(level, int) else std_logging.getLevelNamesMapping().get(level.upper())
+    numeric = level if isinstance(level, int) else logging.getLevelNamesMapping().get(level.upper())
     if numeric is None:
         raise ValueError(f"unknown log level {level!r}")
+    _reveal_default = reveal_addresses
     if json is None:
         target = stream or sys.stderr
         json = not (hasattr(target, "isatty") and target.isatty())
-    processors: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    rendering: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if json:
-        processors += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
-    else:
-        processors.append(structlog.dev.ConsoleRenderer())
+        rendering.append(structlog.processors.format_exc_info)
+    handler = _StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[*rendering, renderer],
+            foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)],
+        )
+    )
+    logger = logging.getLogger(ROOT_LOGGER)
+    for old in [h for h in logger.handlers if isinstance(h, _StreamHandler)]:
+        logger.removeHandler(old)
+    logger.addHandler(handler)
+    logger.setLevel(numeric)
+    logger.propagate = False
     structlog.configure(
-        processors=processors,
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=lambda *args: _StderrLogger(stream),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
+
+
+configure_logging = configure
+"""The former name of :func:`configure`."""
 
 
 def _error_fields(error: Any) -> dict[str, Any]:
@@ -129,7 +157,7 @@ class LoggingHooks:
     ``broadcastio.health_changed``.
 
     :param reveal_addresses: log full addresses; by default what
-        :func:`configure_logging` said (masked unless told otherwise).
+        :func:`configure` said (masked unless told otherwise).
     :param logger: a structlog logger to use instead of ``broadcastio``'s.
     """
 
@@ -139,7 +167,7 @@ class LoggingHooks:
 
     @property
     def _log(self) -> Any:
-        return self._logger if self._logger is not None else structlog.get_logger(LOGGER_NAME)
+        return self._logger if self._logger is not None else _hooks_log
 
     def _address(self, message: Message, channel: str | None) -> dict[str, str]:
         address = message.address_for(channel) if channel else None
