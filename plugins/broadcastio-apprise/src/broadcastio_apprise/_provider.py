@@ -28,8 +28,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import apprise
-import structlog
 from apprise.attachment.memory import AttachMemory
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -50,7 +50,7 @@ __all__ = ["AppriseProvider"]
 _CLASSES = {"transient": ErrorClass.TRANSIENT, "permanent": ErrorClass.PERMANENT, "ambiguous": ErrorClass.AMBIGUOUS}
 _Status = apprise.AppriseResultStatus
 
-log = structlog.get_logger("broadcastio_apprise")
+log = get_logger("broadcastio.apprise")
 
 
 class AppriseProvider(Provider):

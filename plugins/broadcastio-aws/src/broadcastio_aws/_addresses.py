@@ -5,7 +5,8 @@ from __future__ import annotations
 import email.utils
 import re
 
-from broadcastio import ConfigurationError, mask_address
+from broadcastio import ConfigurationError
+from broadcastio.logs import mask_address
 
 __all__ = ["is_email", "parse_sender", "redact_emails"]
 

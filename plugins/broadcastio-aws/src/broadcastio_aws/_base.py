@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from typing import Any
 
 import httpx
@@ -12,7 +14,7 @@ from broadcastio_aws._signing import Signer
 
 __all__ = ["AwsProvider"]
 
-_USER_AGENT = "broadcastio-aws/0.1.0"
+_USER_AGENT = f\"broadcastio-aws/{importlib.metadata.version('broadcastio-aws')}\"
 _HEALTH_TIMEOUT = 5.0
 
 

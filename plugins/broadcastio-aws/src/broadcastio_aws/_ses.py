@@ -17,7 +17,7 @@ from email.policy import SMTP
 from typing import Any
 
 import httpx
-import structlog
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -39,7 +39,7 @@ SEND_PATH = "/v2/email/outbound-emails"
 ACCOUNT_PATH = "/v2/email/account"
 _JSON = "application/json"
 
-log = structlog.get_logger("broadcastio_aws")
+log = get_logger("broadcastio.aws")
 
 
 class SesProvider(AwsProvider):

@@ -12,7 +12,7 @@ import time
 from urllib.parse import urlencode
 
 import httpx
-import structlog
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -33,7 +33,7 @@ API_VERSION = "2010-03-31"
 SMS_TYPES = ("Transactional", "Promotional")
 _FORM = "application/x-www-form-urlencoded; charset=utf-8"
 
-log = structlog.get_logger("broadcastio_aws")
+log = get_logger("broadcastio.aws")
 
 
 class SnsProvider(AwsProvider):

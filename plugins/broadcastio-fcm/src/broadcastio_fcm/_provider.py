@@ -8,6 +8,8 @@ request was written stays ambiguous.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import json
 import re
 import time
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-import structlog
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -39,11 +41,11 @@ HEALTH_TOPIC = "broadcastio-health"
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_:\-]{1,4096}$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
-_USER_AGENT = "broadcastio-fcm/0.1.0"
+_USER_AGENT = f\"broadcastio-fcm/{importlib.metadata.version('broadcastio-fcm')}\"
 _ANDROID_PRIORITY = {"high": "high", "low": "normal"}
 _APNS_PRIORITY = {"high": "10", "low": "5"}
 
-log = structlog.get_logger("broadcastio_fcm")
+log = get_logger("broadcastio.fcm")
 
 
 class FcmProvider(HttpProvider):

@@ -9,12 +9,14 @@ ambiguous.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import re
 import time
 from typing import Any
 
 import httpx
-import structlog
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -39,10 +41,10 @@ IDEMPOTENCY_VARIABLE = "v:broadcastio-idempotency-key"
 """The user variable carrying the idempotency key, repeated in Mailgun's webhooks (not deduplicated)."""
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
-_USER_AGENT = "broadcastio-mailgun/0.1.0"
+_USER_AGENT = f\"broadcastio-mailgun/{importlib.metadata.version('broadcastio-mailgun')}\"
 _HEALTH_TIMEOUT = 5.0
 
-log = structlog.get_logger("broadcastio_mailgun")
+log = get_logger("broadcastio.mailgun")
 
 
 class MailgunProvider(HttpProvider):

@@ -10,6 +10,8 @@ orchestrator may retry an ambiguous timeout safely.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import hashlib
 import re
 import time
@@ -38,7 +40,7 @@ _ROOM_ID = re.compile(r"^![^\s:/]{1,255}(:[A-Za-z0-9.\-\[\]:]{1,255})?$")
 _ALIAS = re.compile(r"^#[^\s:]{1,255}:[A-Za-z0-9.\-\[\]:]{1,255}$")
 _MSGTYPES = frozenset({"m.text", "m.notice"})
 _HEALTH_TIMEOUT = 5.0
-_USER_AGENT = "broadcastio-matrix/0.1.0"
+_USER_AGENT = f\"broadcastio-matrix/{importlib.metadata.version('broadcastio-matrix')}\"
 
 
 def transaction_id(idempotency_key: str, room_id: str) -> str:

@@ -8,12 +8,14 @@ idempotent sends: a timeout after the request was written stays ambiguous.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import base64
 import time
 from typing import Any
 
 import httpx
-import structlog
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -34,10 +36,10 @@ __all__ = ["DEFAULT_BASE_URL", "PostmarkProvider"]
 DEFAULT_BASE_URL = "https://api.postmarkapp.com"
 EMAIL_PATH = "/email"
 SERVER_PATH = "/server"
-_USER_AGENT = "broadcastio-postmark/0.1.0"
+_USER_AGENT = f\"broadcastio-postmark/{importlib.metadata.version('broadcastio-postmark')}\"
 _HEALTH_TIMEOUT = 5.0
 
-log = structlog.get_logger("broadcastio_postmark")
+log = get_logger("broadcastio.postmark")
 
 
 class PostmarkProvider(HttpProvider):

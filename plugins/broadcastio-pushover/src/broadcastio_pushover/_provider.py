@@ -9,6 +9,8 @@ idempotent and a timeout after the request was written stays ambiguous.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import base64
 import logging
 import re
@@ -16,7 +18,7 @@ import time
 from typing import Any
 
 import httpx
-import structlog
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -42,12 +44,12 @@ ATTACHMENT_LIMIT = 5 * 1024 * 1024
 _KEY = re.compile(r"^[A-Za-z0-9]{30}$")
 _DEVICE = re.compile(r"^[A-Za-z0-9_-]{1,25}$")
 _PRIORITIES = {"low": -1, "normal": 0, "high": 1}
-_USER_AGENT = "broadcastio-pushover/0.1.0"
+_USER_AGENT = f\"broadcastio-pushover/{importlib.metadata.version('broadcastio-pushover')}\"
 _MONTH = 31 * 24 * 3600.0
 
 _TOKEN_IN_QUERY = re.compile(r"(token=)[A-Za-z0-9]{30}")
 
-log = structlog.get_logger("broadcastio_pushover")
+log = get_logger("broadcastio.pushover")
 
 
 class _RedactTokenQuery(logging.Filter):

@@ -9,12 +9,14 @@ may retry an ambiguous timeout without a double delivery.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import base64
 import time
 from typing import Any
 
 import httpx
-import structlog
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -36,10 +38,10 @@ DEFAULT_BASE_URL = "https://api.resend.com"
 EMAILS_PATH = "/emails"
 DOMAINS_PATH = "/domains"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-_USER_AGENT = "broadcastio-resend/0.1.0"
+_USER_AGENT = f\"broadcastio-resend/{importlib.metadata.version('broadcastio-resend')}\"
 _HEALTH_TIMEOUT = 5.0
 
-log = structlog.get_logger("broadcastio_resend")
+log = get_logger("broadcastio.resend")
 
 
 class ResendProvider(HttpProvider):

@@ -8,13 +8,15 @@ request was written stays ambiguous.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import base64
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-import structlog
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -35,10 +37,10 @@ __all__ = ["DEFAULT_BASE_URL", "SendGridProvider"]
 DEFAULT_BASE_URL = "https://api.sendgrid.com"
 MAIL_SEND_PATH = "/v3/mail/send"
 SCOPES_PATH = "/v3/scopes"
-_USER_AGENT = "broadcastio-sendgrid/0.1.0"
+_USER_AGENT = f\"broadcastio-sendgrid/{importlib.metadata.version('broadcastio-sendgrid')}\"
 _HEALTH_TIMEOUT = 5.0
 
-log = structlog.get_logger("broadcastio_sendgrid")
+log = get_logger("broadcastio.sendgrid")
 
 
 class SendGridProvider(HttpProvider):

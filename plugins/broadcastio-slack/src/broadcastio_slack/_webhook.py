@@ -9,6 +9,8 @@ idempotency mechanism: not idempotent.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import urllib.parse
 from typing import Any
 
@@ -69,7 +71,7 @@ class SlackWebhookProvider(HttpProvider):
             base_url=origin,
             timeout=timeout,
             connect_timeout=connect_timeout,
-            headers={"User-Agent": "broadcastio-slack/0.1.0"},
+            headers={"User-Agent": f"broadcastio-slack/{importlib.metadata.version('broadcastio-slack')}"},
             max_connections=max_connections,
             transport=transport,
             retry_policy=retry_policy,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from broadcastio import mask_address
+from broadcastio.logs import mask_address
 
 __all__ = ["is_alphanumeric_sender", "mask_phone", "redact_phones", "to_vonage_number"]
 

@@ -10,11 +10,13 @@ written stays ambiguous.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import time
 from typing import Any
 
 import httpx
-import structlog
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -36,10 +38,10 @@ DEFAULT_ACCOUNT_URL = "https://rest.nexmo.com"
 MESSAGES_PATH = "/v1/messages"
 BALANCE_PATH = "/account/get-balance"
 CLIENT_REF_MAX = 100
-_USER_AGENT = "broadcastio-vonage/0.1.0"
+_USER_AGENT = f\"broadcastio-vonage/{importlib.metadata.version('broadcastio-vonage')}\"
 _HEALTH_TIMEOUT = 5.0
 
-log = structlog.get_logger("broadcastio_vonage")
+log = get_logger("broadcastio.vonage")
 
 
 class VonageSmsProvider(HttpProvider):

@@ -8,13 +8,15 @@ idempotency key, so sends are not idempotent.
 
 from __future__ import annotations
 
+import importlib.metadata
+
 import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
-import structlog
+from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -37,9 +39,9 @@ PAYLOAD_LIMIT = 3993
 MAX_TTL = 28 * 24 * 3600
 _URGENCY = {"low": "low", "normal": "normal", "high": "high"}
 _PLACEHOLDER_BASE = "https://webpush.invalid"  # every request goes to the subscription's absolute endpoint
-_USER_AGENT = "broadcastio-webpush/0.1.0"
+_USER_AGENT = f\"broadcastio-webpush/{importlib.metadata.version('broadcastio-webpush')}\"
 
-log = structlog.get_logger("broadcastio_webpush")
+log = get_logger("broadcastio.webpush")
 
 
 class WebPushProvider(HttpProvider):
