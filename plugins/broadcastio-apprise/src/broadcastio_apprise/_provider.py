@@ -29,7 +29,6 @@ from typing import Any
 
 import apprise
 from apprise.attachment.memory import AttachMemory
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -42,6 +41,7 @@ from broadcastio import (
     RetryPolicy,
     error_from_exception,
 )
+from broadcastio.logs import get_logger
 
 from broadcastio_apprise._services import ALL_TAG, build_apprise, silence_apprise_logging
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ from broadcastio_aws._signing import Signer
 
 __all__ = ["AwsProvider"]
 
-_USER_AGENT = f\"broadcastio-aws/{importlib.metadata.version('broadcastio-aws')}\"
+_USER_AGENT = f"broadcastio-aws/{importlib.metadata.version('broadcastio-aws')}"
 _HEALTH_TIMEOUT = 5.0
 
 

@@ -17,7 +17,6 @@ from email.policy import SMTP
 from typing import Any
 
 import httpx
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -26,8 +25,8 @@ from broadcastio import (
     Message,
     ProviderHealth,
     RetryPolicy,
-    mask_address,
 )
+from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_aws._addresses import is_email, parse_sender
 from broadcastio_aws._base import AwsProvider

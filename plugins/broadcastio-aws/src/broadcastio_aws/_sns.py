@@ -12,7 +12,6 @@ import time
 from urllib.parse import urlencode
 
 import httpx
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -22,6 +21,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
+from broadcastio.logs import get_logger
 
 from broadcastio_aws._base import AwsProvider
 from broadcastio_aws._errors import parse_xml, sns_error, xml_text

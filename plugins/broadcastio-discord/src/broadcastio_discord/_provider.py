@@ -10,7 +10,6 @@ mechanism, so sends are not idempotent.
 from __future__ import annotations
 
 import importlib.metadata
-
 import json
 import re
 import time
@@ -41,7 +40,7 @@ MAX_FILES = 10
 
 _PATH = re.compile(r"^/api(/v\d+)?/webhooks/(\d{1,25})/([A-Za-z0-9_-]{10,200})/?$")
 _HEALTH_TIMEOUT = 5.0
-_USER_AGENT = f\"broadcastio-discord/{importlib.metadata.version('broadcastio-discord')}\"
+_USER_AGENT = f"broadcastio-discord/{importlib.metadata.version('broadcastio-discord')}"
 
 
 def _parse_url(name: str, url: object) -> tuple[str, str, str]:

@@ -9,7 +9,6 @@ request was written stays ambiguous.
 from __future__ import annotations
 
 import importlib.metadata
-
 import json
 import re
 import time
@@ -17,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -26,9 +24,9 @@ from broadcastio import (
     Message,
     ProviderHealth,
     RetryPolicy,
-    mask_address,
 )
 from broadcastio.http import HttpProvider, parse_retry_after
+from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_fcm._auth import AccessTokens, load_service_account_info
 from broadcastio_fcm._errors import error_from_answer
@@ -41,7 +39,7 @@ HEALTH_TOPIC = "broadcastio-health"
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_:\-]{1,4096}$")
 _PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
-_USER_AGENT = f\"broadcastio-fcm/{importlib.metadata.version('broadcastio-fcm')}\"
+_USER_AGENT = f"broadcastio-fcm/{importlib.metadata.version('broadcastio-fcm')}"
 _ANDROID_PRIORITY = {"high": "high", "low": "normal"}
 _APNS_PRIORITY = {"high": "10", "low": "5"}
 

@@ -10,13 +10,11 @@ ambiguous.
 from __future__ import annotations
 
 import importlib.metadata
-
 import re
 import time
 from typing import Any
 
 import httpx
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -25,9 +23,9 @@ from broadcastio import (
     Message,
     ProviderHealth,
     RetryPolicy,
-    mask_address,
 )
 from broadcastio.http import HttpProvider
+from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_mailgun._addresses import is_email, parse_sender
 from broadcastio_mailgun._errors import error_from_response, json_object
@@ -41,7 +39,7 @@ IDEMPOTENCY_VARIABLE = "v:broadcastio-idempotency-key"
 """The user variable carrying the idempotency key, repeated in Mailgun's webhooks (not deduplicated)."""
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
-_USER_AGENT = f\"broadcastio-mailgun/{importlib.metadata.version('broadcastio-mailgun')}\"
+_USER_AGENT = f"broadcastio-mailgun/{importlib.metadata.version('broadcastio-mailgun')}"
 _HEALTH_TIMEOUT = 5.0
 
 log = get_logger("broadcastio.mailgun")

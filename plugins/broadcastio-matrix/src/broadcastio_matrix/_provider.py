@@ -10,9 +10,8 @@ orchestrator may retry an ambiguous timeout safely.
 
 from __future__ import annotations
 
-import importlib.metadata
-
 import hashlib
+import importlib.metadata
 import re
 import time
 import urllib.parse
@@ -40,7 +39,7 @@ _ROOM_ID = re.compile(r"^![^\s:/]{1,255}(:[A-Za-z0-9.\-\[\]:]{1,255})?$")
 _ALIAS = re.compile(r"^#[^\s:]{1,255}:[A-Za-z0-9.\-\[\]:]{1,255}$")
 _MSGTYPES = frozenset({"m.text", "m.notice"})
 _HEALTH_TIMEOUT = 5.0
-_USER_AGENT = f\"broadcastio-matrix/{importlib.metadata.version('broadcastio-matrix')}\"
+_USER_AGENT = f"broadcastio-matrix/{importlib.metadata.version('broadcastio-matrix')}"
 
 
 def transaction_id(idempotency_key: str, room_id: str) -> str:

@@ -7,9 +7,8 @@ decodes). ntfy has no idempotency key: not idempotent.
 
 from __future__ import annotations
 
-import importlib.metadata
-
 import email.header
+import importlib.metadata
 import re
 import time
 from typing import Any
@@ -37,7 +36,7 @@ PRIORITIES = {"low": "2", "normal": "3", "high": "4"}
 _TOPIC = re.compile(r"^[-_A-Za-z0-9]{1,64}$")
 _TAG = re.compile(r"^[^,\r\n]{1,64}$")
 _HEALTH_TIMEOUT = 5.0
-_USER_AGENT = f\"broadcastio-ntfy/{importlib.metadata.version('broadcastio-ntfy')}\"
+_USER_AGENT = f"broadcastio-ntfy/{importlib.metadata.version('broadcastio-ntfy')}"
 
 
 def header_value(text: str) -> str:

@@ -8,14 +8,12 @@ idempotent sends: a timeout after the request was written stays ambiguous.
 
 from __future__ import annotations
 
-import importlib.metadata
-
 import base64
+import importlib.metadata
 import time
 from typing import Any
 
 import httpx
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -24,9 +22,9 @@ from broadcastio import (
     Message,
     ProviderHealth,
     RetryPolicy,
-    mask_address,
 )
 from broadcastio.http import HttpProvider
+from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_postmark._addresses import is_email, parse_sender
 from broadcastio_postmark._errors import error_from_response, json_object
@@ -36,7 +34,7 @@ __all__ = ["DEFAULT_BASE_URL", "PostmarkProvider"]
 DEFAULT_BASE_URL = "https://api.postmarkapp.com"
 EMAIL_PATH = "/email"
 SERVER_PATH = "/server"
-_USER_AGENT = f\"broadcastio-postmark/{importlib.metadata.version('broadcastio-postmark')}\"
+_USER_AGENT = f"broadcastio-postmark/{importlib.metadata.version('broadcastio-postmark')}"
 _HEALTH_TIMEOUT = 5.0
 
 log = get_logger("broadcastio.postmark")

@@ -9,16 +9,14 @@ idempotent and a timeout after the request was written stays ambiguous.
 
 from __future__ import annotations
 
-import importlib.metadata
-
 import base64
+import importlib.metadata
 import logging
 import re
 import time
 from typing import Any
 
 import httpx
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -27,9 +25,9 @@ from broadcastio import (
     Message,
     ProviderHealth,
     RetryPolicy,
-    mask_address,
 )
 from broadcastio.http import HttpProvider, error_from_status, parse_retry_after
+from broadcastio.logs import get_logger, mask_address
 
 __all__ = ["DEFAULT_BASE_URL", "MESSAGE_LIMIT", "TITLE_LIMIT", "PushoverProvider"]
 
@@ -44,7 +42,7 @@ ATTACHMENT_LIMIT = 5 * 1024 * 1024
 _KEY = re.compile(r"^[A-Za-z0-9]{30}$")
 _DEVICE = re.compile(r"^[A-Za-z0-9_-]{1,25}$")
 _PRIORITIES = {"low": -1, "normal": 0, "high": 1}
-_USER_AGENT = f\"broadcastio-pushover/{importlib.metadata.version('broadcastio-pushover')}\"
+_USER_AGENT = f"broadcastio-pushover/{importlib.metadata.version('broadcastio-pushover')}"
 _MONTH = 31 * 24 * 3600.0
 
 _TOKEN_IN_QUERY = re.compile(r"(token=)[A-Za-z0-9]{30}")

@@ -9,14 +9,12 @@ may retry an ambiguous timeout without a double delivery.
 
 from __future__ import annotations
 
-import importlib.metadata
-
 import base64
+import importlib.metadata
 import time
 from typing import Any
 
 import httpx
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -25,9 +23,9 @@ from broadcastio import (
     Message,
     ProviderHealth,
     RetryPolicy,
-    mask_address,
 )
 from broadcastio.http import HttpProvider
+from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_resend._addresses import is_email, parse_sender
 from broadcastio_resend._errors import error_from_response, json_object
@@ -38,7 +36,7 @@ DEFAULT_BASE_URL = "https://api.resend.com"
 EMAILS_PATH = "/emails"
 DOMAINS_PATH = "/domains"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-_USER_AGENT = f\"broadcastio-resend/{importlib.metadata.version('broadcastio-resend')}\"
+_USER_AGENT = f"broadcastio-resend/{importlib.metadata.version('broadcastio-resend')}"
 _HEALTH_TIMEOUT = 5.0
 
 log = get_logger("broadcastio.resend")

@@ -8,15 +8,13 @@ request was written stays ambiguous.
 
 from __future__ import annotations
 
-import importlib.metadata
-
 import base64
+import importlib.metadata
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -25,9 +23,9 @@ from broadcastio import (
     Message,
     ProviderHealth,
     RetryPolicy,
-    mask_address,
 )
 from broadcastio.http import HttpProvider
+from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_sendgrid._addresses import is_email, parse_sender
 from broadcastio_sendgrid._errors import error_from_response, json_object
@@ -37,7 +35,7 @@ __all__ = ["DEFAULT_BASE_URL", "SendGridProvider"]
 DEFAULT_BASE_URL = "https://api.sendgrid.com"
 MAIL_SEND_PATH = "/v3/mail/send"
 SCOPES_PATH = "/v3/scopes"
-_USER_AGENT = f\"broadcastio-sendgrid/{importlib.metadata.version('broadcastio-sendgrid')}\"
+_USER_AGENT = f"broadcastio-sendgrid/{importlib.metadata.version('broadcastio-sendgrid')}"
 _HEALTH_TIMEOUT = 5.0
 
 log = get_logger("broadcastio.sendgrid")

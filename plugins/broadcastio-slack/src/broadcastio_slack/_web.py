@@ -7,7 +7,6 @@ timeout after the request was written is ambiguous and is not retried.
 from __future__ import annotations
 
 import importlib.metadata
-
 import re
 import time
 from typing import Any
@@ -32,7 +31,7 @@ __all__ = ["DEFAULT_API_URL", "SlackProvider"]
 DEFAULT_API_URL = "https://slack.com/api"
 _TOKEN = re.compile(r"^xox[bpae]-[A-Za-z0-9-]{10,250}$")
 _CHANNEL = re.compile(r"^([CDGUW][A-Z0-9]{2,30}|#[a-z0-9][a-z0-9._-]{0,79})$")
-_USER_AGENT = f\"broadcastio-slack/{importlib.metadata.version('broadcastio-slack')}\"
+_USER_AGENT = f"broadcastio-slack/{importlib.metadata.version('broadcastio-slack')}"
 
 
 class SlackProvider(HttpProvider):

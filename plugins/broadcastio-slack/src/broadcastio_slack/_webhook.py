@@ -10,7 +10,6 @@ idempotency mechanism: not idempotent.
 from __future__ import annotations
 
 import importlib.metadata
-
 import urllib.parse
 from typing import Any
 

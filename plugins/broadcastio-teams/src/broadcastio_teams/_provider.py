@@ -10,7 +10,6 @@ Teams webhooks have no idempotency mechanism: not idempotent.
 from __future__ import annotations
 
 import importlib.metadata
-
 import time
 import urllib.parse
 
@@ -26,7 +25,7 @@ __all__ = ["TeamsProvider"]
 
 _HEALTH_TIMEOUT = 5.0
 _DETAIL_LIMIT = 160
-_USER_AGENT = f\"broadcastio-teams/{importlib.metadata.version('broadcastio-teams')}\"
+_USER_AGENT = f"broadcastio-teams/{importlib.metadata.version('broadcastio-teams')}"
 
 
 def _split_url(name: str, url: object) -> tuple[str, str, tuple[str, ...]]:

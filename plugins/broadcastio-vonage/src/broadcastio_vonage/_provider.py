@@ -11,12 +11,10 @@ written stays ambiguous.
 from __future__ import annotations
 
 import importlib.metadata
-
 import time
 from typing import Any
 
 import httpx
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -27,6 +25,7 @@ from broadcastio import (
     RetryPolicy,
 )
 from broadcastio.http import HttpProvider
+from broadcastio.logs import get_logger
 
 from broadcastio_vonage._errors import error_from_response, json_object
 from broadcastio_vonage._phone import is_alphanumeric_sender, mask_phone, to_vonage_number
@@ -38,7 +37,7 @@ DEFAULT_ACCOUNT_URL = "https://rest.nexmo.com"
 MESSAGES_PATH = "/v1/messages"
 BALANCE_PATH = "/account/get-balance"
 CLIENT_REF_MAX = 100
-_USER_AGENT = f\"broadcastio-vonage/{importlib.metadata.version('broadcastio-vonage')}\"
+_USER_AGENT = f"broadcastio-vonage/{importlib.metadata.version('broadcastio-vonage')}"
 _HEALTH_TIMEOUT = 5.0
 
 log = get_logger("broadcastio.vonage")

@@ -9,14 +9,12 @@ idempotency key, so sends are not idempotent.
 from __future__ import annotations
 
 import importlib.metadata
-
 import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from broadcastio.logs import get_logger
 from broadcastio import (
     ConfigurationError,
     DeliveryError,
@@ -27,6 +25,7 @@ from broadcastio import (
     RetryPolicy,
 )
 from broadcastio.http import HttpProvider, error_from_status, parse_retry_after
+from broadcastio.logs import get_logger
 
 from broadcastio_webpush._crypto import VapidSigner, encrypt
 from broadcastio_webpush._subscription import Subscription, SubscriptionError, parse_subscription
@@ -39,7 +38,7 @@ PAYLOAD_LIMIT = 3993
 MAX_TTL = 28 * 24 * 3600
 _URGENCY = {"low": "low", "normal": "normal", "high": "high"}
 _PLACEHOLDER_BASE = "https://webpush.invalid"  # every request goes to the subscription's absolute endpoint
-_USER_AGENT = f\"broadcastio-webpush/{importlib.metadata.version('broadcastio-webpush')}\"
+_USER_AGENT = f"broadcastio-webpush/{importlib.metadata.version('broadcastio-webpush')}"
 
 log = get_logger("broadcastio.webpush")
 
