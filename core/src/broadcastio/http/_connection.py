@@ -123,7 +123,7 @@ class Connection(asyncio.Protocol):
                 view = memoryview(data)
                 self._feed(view[:room])
                 if self.in_head:
-                    raise _Refused(f"response head over {self.caps.max_head} bytes")
+                    self._refuse(f"response head over {self.caps.max_head} bytes")
                 self._feed(view[room:])
             else:
                 if self.in_head:
