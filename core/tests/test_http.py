@@ -106,7 +106,8 @@ class TestClient:
             await provider.aclose()
         assert isinstance(response, Response)
         assert response.status_code == 404
-        assert response.is_error and not response.is_success
+        assert response.is_error
+        assert not response.is_success
         assert response.reason_phrase == "Not Found"
         assert json_object(response) == {"error": "nope"}
         assert json_object(response, "error") == {}
@@ -317,7 +318,9 @@ class TestHttpxPath:
 
     def test_response_and_headers(self) -> None:
         """Headers are case-insensitive; repeated names join like httpx; json() raises ValueError."""
-        response = Response(200, [(b"Set-X", b"1"), (b"set-x", b"2"), (b"Content-Type", b"text/plain; charset=latin-1")], b"\xe9")
+        response = Response(
+            200, [(b"Set-X", b"1"), (b"set-x", b"2"), (b"Content-Type", b"text/plain; charset=latin-1")], b"\xe9"
+        )
         assert response.headers["SET-X"] == "1, 2"
         assert response.headers.get_list("set-x") == ["1", "2"]
         assert "content-type" in response.headers

@@ -135,7 +135,9 @@ class Case:
 
 
 def _chunk_size_case(size: bytes) -> Case:
-    return Case(f"chunk size {size.decode()}", replies(CHUNKED + size + b"\r\nab\r\n0\r\n\r\n"), ErrorClass.AMBIGUOUS, 1.0)
+    return Case(
+        f"chunk size {size.decode()}", replies(CHUNKED + size + b"\r\nab\r\n0\r\n\r\n"), ErrorClass.AMBIGUOUS, 1.0
+    )
 
 
 def _header_case(name: str, header: bytes) -> Case:
@@ -201,11 +203,19 @@ CASES = [
         options=(("timeout", 1.5), ("deadline", 2.5)),
     ),
     Case(
-        "close mid-body", replies(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf", keep=False), ErrorClass.AMBIGUOUS, 1.0
+        "close mid-body",
+        replies(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf", keep=False),
+        ErrorClass.AMBIGUOUS,
+        1.0,
     ),
     Case("close mid-chunk", replies(CHUNKED + b"a\r\nhalf", keep=False), ErrorClass.AMBIGUOUS, 1.0),
     Case("close before answering", silent_close(), ErrorClass.AMBIGUOUS, 1.0),
-    Case("1xx then final", replies(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + OK), None, 1.0),
+    Case(
+        "1xx then final",
+        replies(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + OK),
+        None,
+        1.0,
+    ),
     Case(
         "10 GB Content-Length",
         endless(b"HTTP/1.1 200 OK\r\nContent-Length: 10737418240\r\n\r\n", b"x" * 65536),
@@ -430,7 +440,14 @@ class TestBeforeWriting:
 
     @pytest.mark.parametrize(
         "headers",
-        [{"X-A": "a\x00"}, {"X-A": "a\x85"}, {"X-A": "é\u2603"}, {"Bad Name": "v"}, {"X-A:": "v"}, {"X-A": "a\r\nX-B: 1"}],
+        [
+            {"X-A": "a\x00"},
+            {"X-A": "a\x85"},
+            {"X-A": "é\u2603"},
+            {"Bad Name": "v"},
+            {"X-A:": "v"},
+            {"X-A": "a\r\nX-B: 1"},
+        ],
     )
     def test_bad_static_header_raises_at_construction(self, headers: dict[str, str]) -> None:
         """A provider header that cannot be sent is a configuration error, raised at construction."""

@@ -164,7 +164,9 @@ async def _exchange(
     waiter = connection.start(data, method == "HEAD")
     timer = None
     if read_timeout is not None or deadline is not None:
-        timer = loop.call_at(_next_check(connection, read_timeout, deadline), _check, connection, read_timeout, deadline)
+        timer = loop.call_at(
+            _next_check(connection, read_timeout, deadline), _check, connection, read_timeout, deadline
+        )
     try:
         return await waiter
     finally:
@@ -192,4 +194,6 @@ def _check(connection: Connection, read_timeout: float | None, deadline: float |
         connection.fail(Failure.TIMEOUT, f"no data for {read_timeout} s")
     else:
         # Not yet: the timer handle is replaced, the exchange cancels only the first one, so check waiter above.
-        connection.loop.call_at(_next_check(connection, read_timeout, deadline), _check, connection, read_timeout, deadline)
+        connection.loop.call_at(
+            _next_check(connection, read_timeout, deadline), _check, connection, read_timeout, deadline
+        )

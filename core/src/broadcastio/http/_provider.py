@@ -309,7 +309,7 @@ class HttpProvider(Provider):
         files: Any,
         params: Any,
         headers: Any,
-        timeout: Any,
+        timeout: Any,  # noqa: ASYNC109 (passed on to httpx)
         auth: Any,
         options: dict[str, Any],
     ) -> Response | DeliveryError:
@@ -366,6 +366,3 @@ def _decode(body: bytes, coding: bytes, cap: int) -> bytes:
             raise HttpFailure(Failure.PROTOCOL, f"decoded response body over the {cap}-byte cap")
         return out
     raise HttpFailure(Failure.PROTOCOL, f"response body is not valid {name.decode('latin-1')}")
-
-
-

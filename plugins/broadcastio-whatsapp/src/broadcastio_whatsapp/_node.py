@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import httpx
 import structlog
 from broadcastio import DeliveryError, DeliveryResult, Message, ProviderHealth, RetryPolicy
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, Response
 
 from broadcastio_whatsapp._node_errors import CODE_PREFIX, error_from_response
 
@@ -146,7 +146,7 @@ class WhatsAppProvider(HttpProvider):
             return DeliveryResult.success(self._message_id(response))
         return DeliveryResult.failure(error_from_response(response, provider=self.name))
 
-    def _message_id(self, response: httpx.Response) -> str | None:
+    def _message_id(self, response: Response) -> str | None:
         try:
             body = response.json()
         except ValueError:
