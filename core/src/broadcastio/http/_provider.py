@@ -32,8 +32,8 @@ from broadcastio.http._request import (
     basic_auth,
     check_header,
     encode_form,
-    encode_headers,
     encode_multipart,
+    encode_request_headers,
     json_encode,
     resolve,
     with_params,
@@ -255,16 +255,14 @@ class HttpProvider(Provider):
             raise HeaderError(f"method {method[:20]!r} is not an HTTP token")
         block = target.block
         extra = b""
-        names: frozenset[str] = frozenset()
+        names: list[str] = []
         if headers or auth is not None:
             items = list(headers.items()) if headers else []
             if auth is not None:
                 items.append(("Authorization", basic_auth(*auth)))
-            extra = encode_headers(items)
-            names = frozenset(name.lower() for name, _ in items)
-            overridden = names & target.names
-            if overridden:
-                block = self._block_without(target, overridden)
+            extra, names = encode_request_headers(items)
+            if not target.names.isdisjoint(names):
+                block = self._block_without(target, target.names.intersection(names))
         if content_type and ("content-type" in target.names or "content-type" in names):
             content_type = b""
         if "content-length" in names or "transfer-encoding" in names:

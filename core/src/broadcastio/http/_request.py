@@ -30,6 +30,7 @@ __all__ = [
     "encode_form",
     "encode_headers",
     "encode_multipart",
+    "encode_request_headers",
     "resolve",
     "with_params",
 ]
@@ -46,7 +47,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # C0 controls but HTAB, DEL, C1 controls (NEL among them), and anything past latin-1.
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]|[^\x00-\xff]")
+_NAME_CACHE_SIZE = 1024
 json_encode = msgspec.json.encode
+_quote = urllib.parse.quote_plus
+_quoted_keys: dict[str, str] = {}
 
 
 class HeaderError(ValueError):
@@ -73,6 +77,27 @@ def encode_headers(headers: Mapping[Any, Any] | list[tuple[Any, Any]]) -> bytes:
         checked_name, checked_value = check_header(name, value)
         lines.append(f"{checked_name}: {checked_value}\r\n")
     return "".join(lines).encode("latin-1")
+
+
+_checked_names: dict[str, str] = {}  # name -> lower case, for names already validated
+
+
+def encode_request_headers(items: list[tuple[Any, Any]]) -> tuple[bytes, list[str]]:
+    """Per-request headers: validated lines and their lower-case names (names checked once per process)."""
+    parts: list[str] = []
+    names: list[str] = []
+    for name, value in items:
+        lower = _checked_names.get(name) if type(name) is str else None
+        if lower is None or type(value) is not str:
+            check_header(name, value)
+            lower = name.lower()
+            if len(_checked_names) < _NAME_CACHE_SIZE:
+                _checked_names[name] = lower
+        elif _BAD_VALUE.search(value) is not None:
+            check_header(name, value)  # raises, naming the character
+        names.append(lower)
+        parts.append(f"{name}: {value}\r\n")
+    return "".join(parts).encode("latin-1"), names
 
 
 def basic_auth(username: str, password: str) -> str:
@@ -145,14 +170,19 @@ def _form_value(value: Any) -> str:
 
 
 def encode_form(data: Mapping[str, Any]) -> bytes:
-    """``application/x-www-form-urlencoded``, as httpx encodes ``data=`` (lists repeat the key)."""
-    pairs: list[tuple[str, str]] = []
+    """``application/x-www-form-urlencoded``, as httpx encodes ``data=`` (urllib's quoting; lists repeat the key)."""
+    parts: list[str] = []
     for key, value in data.items():
+        quoted = _quoted_keys.get(key)
+        if quoted is None:
+            quoted = _quote(str(key))
+            if len(_quoted_keys) < _NAME_CACHE_SIZE:
+                _quoted_keys[key] = quoted
         if isinstance(value, (list, tuple)):
-            pairs.extend((key, _form_value(item)) for item in value)
+            parts.extend(f"{quoted}={_quote(_form_value(item))}" for item in value)
         else:
-            pairs.append((key, _form_value(value)))
-    return urllib.parse.urlencode(pairs).encode("ascii")
+            parts.append(f"{quoted}={_quote(value if type(value) is str else _form_value(value))}")
+    return "&".join(parts).encode("ascii")
 
 
 def encode_multipart(data: Mapping[str, Any] | None, files: Any) -> tuple[bytes, str]:
