@@ -139,6 +139,7 @@ class TestClient:
         try:
             await provider.request("POST", "/form", data={"To": "+15550100", "Body": "héllo & bye", "Flag": True})
             await provider.request("POST", "/multi", data={"chat_id": "1"}, files=files)
+            assert provider._client is None  # both went through the one client, never httpx's
         finally:
             await provider.aclose()
         form, multi = sink.seen

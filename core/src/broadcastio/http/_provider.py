@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import msgspec
 
 from broadcastio._errors import ConfigurationError, ErrorCode
 from broadcastio._models import DeliveryError
@@ -37,7 +38,6 @@ from broadcastio.http._request import (
     json_encode,
     resolve,
     with_params,
-    without,
 )
 from broadcastio.http._response import Response
 
@@ -139,7 +139,6 @@ class HttpProvider(Provider):
         self._client: httpx.AsyncClient | None = None
         self._pool = Client(max_connections=max_connections, caps=Caps(max_body=max_response_bytes))
         self._targets: dict[str, Target] = {}
-        self._blocks: dict[tuple[str, frozenset[str]], bytes] = {}
 
     @staticmethod
     def _static_headers(
@@ -191,6 +190,7 @@ class HttpProvider(Provider):
             self._library
             or options
             or not (content is None or isinstance(content, (bytes, str)))
+            or not (data is None or isinstance(data, Mapping))
             or not (auth is None or isinstance(auth, tuple))
         ):
             return await self._library_request(
@@ -204,7 +204,7 @@ class HttpProvider(Provider):
             head = self._head(method, target, content, json, data, files, params, headers, auth)
         except HeaderError as exc:
             return DeliveryError.permanent(ErrorCode.REJECTED, f"request refused before sending: {exc}")
-        except (ValueError, TypeError, httpx.InvalidURL) as exc:
+        except (ValueError, TypeError, httpx.InvalidURL, msgspec.EncodeError) as exc:
             return DeliveryError.permanent(ErrorCode.REJECTED, f"request refused before sending: {exc}")
         timeouts = self._timeouts if timeout is _DEFAULT else self._request_timeouts(timeout)
         try:
@@ -262,7 +262,7 @@ class HttpProvider(Provider):
                 items.append(("Authorization", basic_auth(*auth)))
             extra, names = encode_request_headers(items)
             if not target.names.isdisjoint(names):
-                block = self._block_without(target, target.names.intersection(names))
+                block = target.block_without(target.names.intersection(names))
         if content_type and ("content-type" in target.names or "content-type" in names):
             content_type = b""
         if "content-length" in names or "transfer-encoding" in names:
@@ -274,18 +274,6 @@ class HttpProvider(Provider):
         return b"".join(
             (method.encode("ascii"), b" ", path.encode("ascii"), b" HTTP/1.1\r\n", block, extra, content_type, length)
         ) + (b"\r\n" + body if body else b"\r\n")
-
-    def _block_without(self, target: Target, names: frozenset[str]) -> bytes:
-        key = (target.path, names)
-        block = self._blocks.get(key)
-        if block is None:
-            host = target.block.split(b"\r\n", 1)[0].decode("latin-1").partition(": ")[2]
-            lines = [("Host", host), *self._static]
-            block = without(lines, names)
-            if len(self._blocks) >= _TARGET_CACHE_SIZE:
-                self._blocks.clear()
-            self._blocks[key] = block
-        return block
 
     def _request_timeouts(self, timeout: Any) -> Timeouts:
         """A per-request ``timeout=``: seconds, None (no limit but the deadline) or an ``httpx.Timeout``."""

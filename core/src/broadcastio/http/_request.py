@@ -108,14 +108,25 @@ def basic_auth(username: str, password: str) -> str:
 class Target:
     """Where one URL goes: the origin, the request target, the provider's header block for it."""
 
-    __slots__ = ("block", "names", "origin", "path", "url")
+    __slots__ = ("_without", "block", "headers", "names", "origin", "path", "url")
 
-    def __init__(self, url: httpx.URL, origin: Origin, path: str, block: bytes, names: frozenset[str]) -> None:
+    def __init__(self, url: httpx.URL, origin: Origin, path: str, headers: list[tuple[str, str]]) -> None:
         self.url = url
         self.origin = origin
         self.path = path
-        self.block = block  # Host, defaults, provider headers, auth
-        self.names = names  # lower-case names in ``block``
+        self.headers = headers  # Host, defaults, provider headers, auth
+        self.block = encode_headers(headers)
+        self.names = frozenset(name.lower() for name, _ in headers)
+        self._without: dict[frozenset[str], bytes] = {}
+
+    def block_without(self, names: frozenset[str]) -> bytes:
+        """The header block without ``names`` (a per-request header overrides a provider one); cached."""
+        block = self._without.get(names)
+        if block is None:
+            block = encode_headers([(name, value) for name, value in self.headers if name.lower() not in names])
+            if len(self._without) < _NAME_CACHE_SIZE:
+                self._without[names] = block
+        return block
 
 
 def resolve(base_url: httpx.URL, url: str, static: list[tuple[str, str]]) -> Target:
@@ -140,15 +151,8 @@ def resolve(base_url: httpx.URL, url: str, static: list[tuple[str, str]]) -> Tar
         credentials = basic_auth(merged.username, merged.password)
         headers = [(name, value) for name, value in headers if name.lower() != "authorization"]
         headers.append(("Authorization", credentials))
-    block = encode_headers(headers)
-    names = frozenset(name.lower() for name, _ in headers)
     path = merged.raw_path.decode("ascii") or "/"
-    return Target(merged.copy_with(userinfo=b""), (scheme, host, port), path, block, names)
-
-
-def without(block_headers: list[tuple[str, str]], names: frozenset[str]) -> bytes:
-    """A header block without ``names`` (a per-request header overrides a provider one)."""
-    return encode_headers([(name, value) for name, value in block_headers if name.lower() not in names])
+    return Target(merged.copy_with(userinfo=b""), (scheme, host, port), path, headers)
 
 
 def with_params(path: str, params: Any) -> str:
