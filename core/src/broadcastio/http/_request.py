@@ -50,7 +50,8 @@ _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]|[^\x00-\xff]")
 _NAME_CACHE_SIZE = 1024
 json_encode = msgspec.json.encode
 _quote = urllib.parse.quote_plus
-_quoted_keys: dict[str, str] = {}
+_quoted_cache: dict[str, str] = {}
+_QUOTE_CACHE_TEXT = 256  # longer texts are quoted each time, not kept
 
 
 class HeaderError(ValueError):
@@ -173,19 +174,27 @@ def _form_value(value: Any) -> str:
     return str(value)
 
 
+def _quoted(text: str) -> str:
+    """urllib's ``quote_plus`` of ``text``, remembered: a broadcast repeats its keys, sender and body."""
+    quoted = _quoted_cache.get(text)
+    if quoted is None:
+        quoted = _quote(text)
+        if len(text) <= _QUOTE_CACHE_TEXT:
+            if len(_quoted_cache) >= _NAME_CACHE_SIZE:
+                _quoted_cache.clear()
+            _quoted_cache[text] = quoted
+    return quoted
+
+
 def encode_form(data: Mapping[str, Any]) -> bytes:
     """``application/x-www-form-urlencoded``, as httpx encodes ``data=`` (urllib's quoting; lists repeat the key)."""
     parts: list[str] = []
     for key, value in data.items():
-        quoted = _quoted_keys.get(key)
-        if quoted is None:
-            quoted = _quote(str(key))
-            if len(_quoted_keys) < _NAME_CACHE_SIZE:
-                _quoted_keys[key] = quoted
+        name = _quoted(key if type(key) is str else str(key))
         if isinstance(value, (list, tuple)):
-            parts.extend(f"{quoted}={_quote(_form_value(item))}" for item in value)
+            parts.extend(f"{name}={_quoted(_form_value(item))}" for item in value)
         else:
-            parts.append(f"{quoted}={_quote(value if type(value) is str else _form_value(value))}")
+            parts.append(f"{name}={_quoted(value if type(value) is str else _form_value(value))}")
     return "&".join(parts).encode("ascii")
 
 
