@@ -455,3 +455,28 @@ class TestBeforeWriting:
 
         with pytest.raises(ConfigurationError, match="provider 'p'"):
             HttpProvider(name="p", channel="test", base_url="http://127.0.0.1:1", headers=headers)
+
+
+async def test_a_finished_exchange_clock_never_touches_the_next() -> None:
+    """The first exchange's timer, set again for later while data trickled, must not fail the second one."""
+
+    async def trickle(writer: asyncio.StreamWriter, number: int) -> bool:
+        await answer(writer, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n")
+        await asyncio.sleep(0.6)
+        await answer(writer, b"ab")
+        await asyncio.sleep(0.6)  # the first exchange's timer fires meanwhile and is set again, for its deadline
+        await answer(writer, b"cd")
+        return True
+
+    server = Server(trickle)
+    async with server as url:
+        provider = HttpProvider(name="p", channel="test", base_url=url, timeout=1.0, deadline=1.6)
+        try:
+            first = await provider.request("GET", "/x")
+            second = await provider.request("GET", "/x")
+        finally:
+            await provider.aclose()
+    assert isinstance(first, Response)
+    assert isinstance(second, Response), second
+    assert second.content == b"abcd"
+    assert server.connections == 1

@@ -162,38 +162,53 @@ async def _exchange(
 ) -> Answer:
     """Write one request on ``connection`` and wait for its whole answer, within both clocks."""
     waiter = connection.start(data, method == "HEAD")
-    timer = None
-    if read_timeout is not None or deadline is not None:
-        timer = loop.call_at(
-            _next_check(connection, read_timeout, deadline), _check, connection, read_timeout, deadline
-        )
+    if read_timeout is None and deadline is None:
+        return await waiter
+    clock = _Clock(connection, waiter, read_timeout, deadline)
     try:
         return await waiter
     finally:
-        if timer is not None:
-            timer.cancel()
+        clock.stop()
 
 
-def _next_check(connection: Connection, read_timeout: float | None, deadline: float | None) -> float:
-    if read_timeout is None:
-        assert deadline is not None
-        return deadline
-    quiet_until = connection.last_read + read_timeout
-    return quiet_until if deadline is None else min(quiet_until, deadline)
+class _Clock:
+    """One timer handle at a time for an exchange's inactivity timeout and deadline.
 
+    It fires at the earlier of the two; if data arrived meanwhile it is set
+    again for later. Bound to its waiter, so a late firing never touches the
+    connection's next exchange.
+    """
 
-def _check(connection: Connection, read_timeout: float | None, deadline: float | None) -> None:
-    """Fail the exchange past its deadline or after ``read_timeout`` s of silence; else look again later."""
-    waiter = connection.waiter
-    if waiter is None or waiter.done():
-        return
-    now = connection.loop.time()
-    if deadline is not None and now >= deadline:
-        connection.fail(Failure.TIMEOUT, "the exchange passed its deadline before the answer was complete")
-    elif read_timeout is not None and now - connection.last_read >= read_timeout:
-        connection.fail(Failure.TIMEOUT, f"no data for {read_timeout} s")
-    else:
-        # Not yet: the timer handle is replaced, the exchange cancels only the first one, so check waiter above.
-        connection.loop.call_at(
-            _next_check(connection, read_timeout, deadline), _check, connection, read_timeout, deadline
-        )
+    __slots__ = ("connection", "deadline", "handle", "read_timeout", "waiter")
+
+    def __init__(
+        self, connection: Connection, waiter: asyncio.Future[Answer], read_timeout: float | None, deadline: float | None
+    ) -> None:
+        self.connection = connection
+        self.waiter = waiter
+        self.read_timeout = read_timeout
+        self.deadline = deadline
+        self.handle = connection.loop.call_at(self._next(), self._check)
+
+    def _next(self) -> float:
+        if self.read_timeout is None:
+            assert self.deadline is not None
+            return self.deadline
+        quiet_until = self.connection.last_read + self.read_timeout
+        return quiet_until if self.deadline is None else min(quiet_until, self.deadline)
+
+    def _check(self) -> None:
+        """Fail the exchange past its deadline or after ``read_timeout`` s of silence; else look again later."""
+        if self.waiter.done():
+            return
+        connection = self.connection
+        now = connection.loop.time()
+        if self.deadline is not None and now >= self.deadline:
+            connection.fail(Failure.TIMEOUT, "the exchange passed its deadline before the answer was complete")
+        elif self.read_timeout is not None and now - connection.last_read >= self.read_timeout:
+            connection.fail(Failure.TIMEOUT, f"no data for {self.read_timeout} s")
+        else:
+            self.handle = connection.loop.call_at(self._next(), self._check)
+
+    def stop(self) -> None:
+        self.handle.cancel()
