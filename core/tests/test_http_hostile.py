@@ -480,3 +480,28 @@ async def test_a_finished_exchange_clock_never_touches_the_next() -> None:
     assert isinstance(second, Response), second
     assert second.content == b"abcd"
     assert server.connections == 1
+
+
+async def test_a_slow_upload_is_not_silence() -> None:
+    """While the request is still being written (a large body, a slow reader), the inactivity clock waits."""
+    body = b"x" * (32 * 1024 * 1024)
+
+    async def slow_reader(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(1.5)  # three inactivity timeouts before reading a byte of the body
+        await reader.readexactly(len(body))
+        writer.write(OK)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(slow_reader, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    provider = HttpProvider(name="p", channel="test", base_url=f"http://127.0.0.1:{port}", timeout=0.5, deadline=10.0)
+    try:
+        response = await provider.request("POST", "/upload", content=body)
+    finally:
+        await provider.aclose()
+        server.close()
+        await server.wait_closed()
+    assert isinstance(response, Response), response
+    assert response.content == b"ok"

@@ -206,7 +206,12 @@ class _Clock:
         if self.deadline is not None and now >= self.deadline:
             connection.fail(Failure.TIMEOUT, "the exchange passed its deadline before the answer was complete")
         elif self.read_timeout is not None and now - connection.last_read >= self.read_timeout:
-            connection.fail(Failure.TIMEOUT, f"no data for {self.read_timeout} s")
+            transport = connection.transport
+            if transport is not None and transport.get_write_buffer_size():
+                connection.last_read = now  # still sending a large request: not silence (the deadline holds)
+                self.handle = connection.loop.call_at(self._next(), self._check)
+            else:
+                connection.fail(Failure.TIMEOUT, f"no data for {self.read_timeout} s")
         else:
             self.handle = connection.loop.call_at(self._next(), self._check)
 
