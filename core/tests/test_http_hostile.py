@@ -505,3 +505,28 @@ async def test_a_slow_upload_is_not_silence() -> None:
         await server.wait_closed()
     assert isinstance(response, Response), response
     assert response.content == b"ok"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "options"),
+    [
+        ("GE T", "/x", {}),
+        ("POST", "ftp://elsewhere/x", {}),
+        ("POST", "/x", {"json": {1j: 2}}),
+        ("POST", "/x", {"headers": {"X-A": 1}}),
+    ],
+    ids=["method not a token", "not http", "json not encodable", "header value not a string"],
+)
+async def test_requests_that_cannot_be_sent_are_rejected_unsent(method: str, url: str, options: dict[str, Any]) -> None:
+    """A method, URL, body or header we cannot send: permanent rejected, no exception, nothing written."""
+    server = Server(replies(OK))
+    async with server as base_url:
+        provider = HttpProvider(name="p", channel="test", base_url=base_url)
+        try:
+            error = await provider.request(method, url, **options)
+        finally:
+            await provider.aclose()
+    assert not isinstance(error, Response)
+    assert error.error_class is ErrorClass.PERMANENT
+    assert error.code == ErrorCode.REJECTED
+    assert server.requests == 0

@@ -204,7 +204,7 @@ class HttpProvider(Provider):
             head = self._head(method, target, content, json, data, files, params, headers, auth)
         except HeaderError as exc:
             return DeliveryError.permanent(ErrorCode.REJECTED, f"request refused before sending: {exc}")
-        except (ValueError, TypeError, httpx.InvalidURL, msgspec.EncodeError) as exc:
+        except (ValueError, TypeError, AttributeError, httpx.InvalidURL, msgspec.EncodeError) as exc:
             return DeliveryError.permanent(ErrorCode.REJECTED, f"request refused before sending: {exc}")
         timeouts = self._timeouts if timeout is _DEFAULT else self._request_timeouts(timeout)
         try:
