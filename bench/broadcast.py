@@ -32,6 +32,9 @@ What it does, all on 127.0.0.1:
 - broadcastio's peak memory at 10,000 and 100,000 messages.
 
 It prints ``broadcast_ratio vs_raw=... vs_apprise=...`` and ``breaker_ratio=...``.
+``bench/http.py`` puts the HTTP layer itself side by side on the same sink
+(raw sockets, aiohttp, broadcastio's client alone, the webhook broadcast and
+a Twilio-shaped form broadcast) and reuses the sink and helpers here.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""broadcastio.http: the short request path, the httpx transport and the error mapping.
+"""broadcastio.http: the client, the httpx path and the error mapping.
 
 Everything runs against real aiohttp servers on 127.0.0.1.
 """
@@ -20,10 +20,13 @@ import pytest
 from aiohttp import web
 from broadcastio import ErrorClass, ErrorCode
 from broadcastio.http import (
-    FastResponse,
+    Headers,
     HttpProvider,
+    Response,
     error_from_http_exception,
     error_from_status,
+    integer_code,
+    json_object,
     make_client,
     parse_retry_after,
 )
@@ -74,53 +77,81 @@ def _provider(base_url: str, **options: Any) -> HttpProvider:
     return HttpProvider(name="p", channel="test", base_url=base_url, **options)
 
 
-class TestShortPath:
-    async def test_returns_an_httpx_response(self, echo: tuple[Echo, str]) -> None:
-        """A plain request comes back as an already-read httpx.Response."""
+class TestClient:
+    async def test_returns_a_response(self, echo: tuple[Echo, str]) -> None:
+        """A plain request comes back as an already-read Response."""
         _, base_url = echo
         provider = _provider(base_url)
         try:
             response = await provider.request("POST", "/hook", content=b"{}")
         finally:
             await provider.aclose()
-        assert isinstance(response, httpx.Response)
-        assert isinstance(response, FastResponse)
+        assert isinstance(response, Response)
         assert response.status_code == 200
+        assert response.is_success
         assert response.json() == {"id": "ok-1"}
         assert response.headers["x-answer"] == "yes"
+        assert response.headers.get("X-ANSWER") == "yes"
+        assert isinstance(response.headers, Headers)
         assert response.http_version == "HTTP/1.1"
-        assert response.elapsed > dt.timedelta(0)
-        assert response.is_closed
+        assert response.text == '{"id": "ok-1"}'
 
-    async def test_request_is_built_on_demand(self, echo: tuple[Echo, str]) -> None:
-        """response.request and raise_for_status work although no request was built up front."""
+    async def test_error_status_and_body_helpers(self, echo: tuple[Echo, str]) -> None:
+        """A 404 is a response, not an error; the shared body readers read it."""
         _, base_url = echo
         provider = _provider(base_url)
         try:
             response = await provider.request("GET", "/missing")
         finally:
             await provider.aclose()
-        assert isinstance(response, httpx.Response)
-        assert response.request.method == "GET"
-        assert str(response.request.url) == f"{base_url}/missing"
-        with pytest.raises(httpx.HTTPStatusError, match="404"):
-            response.raise_for_status()
+        assert isinstance(response, Response)
+        assert response.status_code == 404
+        assert response.is_error
+        assert not response.is_success
+        assert response.reason_phrase == "Not Found"
+        assert json_object(response) == {"error": "nope"}
+        assert json_object(response, "error") == {}
 
     async def test_same_headers_as_httpx(self, echo: tuple[Echo, str]) -> None:
-        """The short path sends what httpx's client would: defaults, client headers, per-request headers."""
+        """The client sends what httpx's client would: defaults, client headers, per-request headers."""
         sink, base_url = echo
-        provider = _provider(base_url, headers={"X-Client": "c", "X-Over": "client"}, auth=("user", "pw"))
+        options: dict[str, Any] = {"headers": {"X-Client": "c", "X-Over": "client"}, "auth": ("user", "pw")}
+        provider = _provider(base_url, **options)
         try:
-            await provider.request("POST", "/a", content=b"x", headers={"X-Over": "request"})
-            await provider.request("POST", "/b", content=b"x", headers={"X-Over": "request"}, params={"q": "1"})
+            await provider.request("POST", "/a", content=b"x", headers={"X-Over": "request"}, params={"q": "1"})
         finally:
             await provider.aclose()
-        fast, slow = sink.seen  # params= takes the full httpx path
-        assert slow["path"] == "/b?q=1"
+        async with make_client(base_url=base_url, **options) as client:
+            await client.post("/b", content=b"x", headers={"X-Over": "request"}, params={"q": "1"})
+        ours, theirs = sink.seen
+        assert ours["path"] == "/a?q=1"
+        assert theirs["path"] == "/b?q=1"
         for name in ("Accept", "Accept-Encoding", "User-Agent", "X-Client", "Authorization", "Content-Length"):
-            assert fast["headers"][name] == slow["headers"][name], name
-        assert fast["headers"]["X-Over"] == "request"
-        assert fast["headers"]["Authorization"].startswith("Basic ")
+            assert ours["headers"][name] == theirs["headers"][name], name
+        assert ours["headers"]["X-Over"] == "request"
+        assert ours["headers"]["Authorization"].startswith("Basic ")
+
+    async def test_form_and_multipart_bodies(self, echo: tuple[Echo, str]) -> None:
+        """data= is a urlencoded form and files= multipart, byte for byte as httpx encodes them (bar the boundary)."""
+        sink, base_url = echo
+        provider = _provider(base_url)
+        files = {"document": ("a.txt", b"hello", "text/plain")}
+        try:
+            await provider.request("POST", "/form", data={"To": "+15550100", "Body": "héllo & bye", "Flag": True})
+            await provider.request("POST", "/multi", data={"chat_id": "1"}, files=files)
+            assert provider._client is None  # both went through the one client, never httpx's
+        finally:
+            await provider.aclose()
+        form, multi = sink.seen
+        expected = httpx.Request("POST", base_url, data={"To": "+15550100", "Body": "héllo & bye", "Flag": True})
+        assert form["body"] == expected.read()
+        assert form["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+        content_type = multi["headers"]["Content-Type"]
+        assert content_type.startswith("multipart/form-data; boundary=")
+        boundary = content_type.split("boundary=")[1]
+        assert multi["body"].startswith(f"--{boundary}\r\n".encode())
+        assert b'name="document"; filename="a.txt"' in multi["body"]
+        assert b"\r\n\r\nhello\r\n" in multi["body"]
 
     async def test_credentials_in_the_url_become_basic_auth(self, echo: tuple[Echo, str]) -> None:
         """user:password@ in the URL is sent as Basic auth, as httpx does, never dropped."""
@@ -163,9 +194,9 @@ class TestShortPath:
             chunked = await provider.request("GET", "/chunked")
         finally:
             await provider.aclose()
-        assert isinstance(zipped, httpx.Response)
+        assert isinstance(zipped, Response)
         assert zipped.json() == {"zipped": True}
-        assert isinstance(chunked, httpx.Response)
+        assert isinstance(chunked, Response)
         assert chunked.json() == {"id": "c-1"}
 
     async def test_connection_close_then_reuse(self, echo: tuple[Echo, str]) -> None:
@@ -177,9 +208,9 @@ class TestShortPath:
             second = await provider.request("GET", "/after")
         finally:
             await provider.aclose()
-        assert isinstance(first, httpx.Response)
+        assert isinstance(first, Response)
         assert first.content == b"bye"
-        assert isinstance(second, httpx.Response)
+        assert isinstance(second, Response)
         assert second.status_code == 200
 
     async def test_many_concurrent_requests(self, echo: tuple[Echo, str]) -> None:
@@ -190,7 +221,7 @@ class TestShortPath:
             responses = await asyncio.gather(*(provider.request("POST", "/x", content=b"%d" % i) for i in range(50)))
         finally:
             await provider.aclose()
-        assert all(isinstance(r, httpx.Response) and r.status_code == 200 for r in responses)
+        assert all(isinstance(r, Response) and r.status_code == 200 for r in responses)
         assert sorted(int(item["body"]) for item in sink.seen) == list(range(50))
 
     async def test_usable_again_after_aclose(self, echo: tuple[Echo, str]) -> None:
@@ -202,7 +233,7 @@ class TestShortPath:
         response = await provider.request("GET", "/two")
         await provider.aclose()
         await provider.aclose()
-        assert isinstance(response, httpx.Response)
+        assert isinstance(response, Response)
         assert response.status_code == 200
 
 
@@ -214,7 +245,7 @@ class TestFailures:
             error = await provider.request("POST", "/x", content=b"{}")
         finally:
             await provider.aclose()
-        assert not isinstance(error, httpx.Response)
+        assert not isinstance(error, Response)
         assert error.error_class is ErrorClass.TRANSIENT
         assert error.code == ErrorCode.CONNECTION_FAILED
 
@@ -227,14 +258,14 @@ class TestFailures:
             quick = await provider.request("POST", "/slow", content=b"{}", timeout=0.1)
         finally:
             await provider.aclose()
-        assert not isinstance(error, httpx.Response)
+        assert not isinstance(error, Response)
         assert error.error_class is ErrorClass.AMBIGUOUS
         assert error.code == ErrorCode.TIMEOUT
-        assert not isinstance(quick, httpx.Response)
+        assert not isinstance(quick, Response)
         assert quick.error_class is ErrorClass.AMBIGUOUS
 
     async def test_mock_transport_takes_the_httpx_path(self) -> None:
-        """A custom transport (unit tests) goes through the httpx client."""
+        """A custom transport (unit tests) goes through the httpx client, same response type."""
         seen: list[httpx.Request] = []
 
         def handler(request: httpx.Request) -> httpx.Response:
@@ -248,26 +279,59 @@ class TestFailures:
             response = await provider.request("POST", "/x", json={"a": 1})
         finally:
             await provider.aclose()
-        assert isinstance(response, httpx.Response)
+        assert isinstance(response, Response)
         assert response.status_code == 201
         assert str(seen[0].url) == "http://api.test/x"
 
 
-class TestHttpxTransport:
-    async def test_client_on_the_fast_transport(self, echo: tuple[Echo, str]) -> None:
-        """make_client's transport serves the full httpx API."""
+class TestHttpxPath:
+    async def test_make_client_serves_the_full_httpx_api(self, echo: tuple[Echo, str]) -> None:
+        """make_client gives a plain httpx client set up like the providers' (base_url, no redirects)."""
         _, base_url = echo
         async with make_client(base_url=base_url) as client:
             response = await client.get("/gzip", params={"a": "b"})
         assert response.json() == {"zipped": True}
         assert response.request.url.params["a"] == "b"
 
-    def test_fast_response_has_every_response_attribute(self) -> None:
-        """FastResponse sets what httpx.Response.__init__ sets (guards httpx upgrades)."""
-        plain = set(vars(httpx.Response(200, stream=httpx.ByteStream(b""))))
-        fast = FastResponse(200, [(b"A", b"b")], b"{}", None, 0.0)
-        missing = {name for name in plain if not hasattr(fast, name)}
-        assert not missing
+    async def test_httpx_auth_flow_takes_the_httpx_path(self, echo: tuple[Echo, str]) -> None:
+        """An httpx.Auth object is honoured (through httpx) and the answer is the same Response type."""
+        sink, base_url = echo
+        provider = _provider(base_url, auth=httpx.BasicAuth("u", "p"))
+        try:
+            response = await provider.request("GET", "/x", params={"k": "v"})
+        finally:
+            await provider.aclose()
+        assert isinstance(response, Response)
+        assert response.json() == {"id": "ok-1"}
+        assert sink.seen[0]["headers"]["Authorization"] == "Basic dTpw"
+        assert sink.seen[0]["path"] == "/x?k=v"
+
+    async def test_httpx_path_caps_the_body(self) -> None:
+        """The body cap holds on the httpx path too."""
+        transport = httpx.MockTransport(lambda request: httpx.Response(200, content=b"x" * 5000))
+        provider = _provider("http://api.test", transport=transport, max_response_bytes=1000)
+        try:
+            error = await provider.request("GET", "/big")
+        finally:
+            await provider.aclose()
+        assert not isinstance(error, Response)
+        assert error.error_class is ErrorClass.AMBIGUOUS
+
+    def test_response_and_headers(self) -> None:
+        """Headers are case-insensitive; repeated names join like httpx; json() raises ValueError."""
+        response = Response(
+            200, [(b"Set-X", b"1"), (b"set-x", b"2"), (b"Content-Type", b"text/plain; charset=latin-1")], b"\xe9"
+        )
+        assert response.headers["SET-X"] == "1, 2"
+        assert response.headers.get_list("set-x") == ["1", "2"]
+        assert "content-type" in response.headers
+        assert response.text == "é"
+        with pytest.raises(ValueError, match="not JSON"):
+            response.json()
+        assert json_object(response) == {}
+        assert integer_code({"code": 21211}) == 21211
+        assert integer_code({"code": True}) is None
+        assert integer_code({"code": "21211"}) is None
 
 
 class TestClassification:
@@ -374,7 +438,7 @@ def _read_request(conn: socket.socket) -> bytes:
     return head
 
 
-class TestLeanClientEdges:
+class TestClientEdges:
     async def test_head_and_204_have_no_body(self, echo: tuple[Echo, str]) -> None:
         """HEAD answers and 204s are complete without a body, and the connection is reused."""
         _, base_url = echo
@@ -384,10 +448,10 @@ class TestLeanClientEdges:
             after = await provider.request("GET", "/x")
         finally:
             await provider.aclose()
-        assert isinstance(head, httpx.Response)
+        assert isinstance(head, Response)
         assert head.status_code == 200
         assert head.content == b""
-        assert isinstance(after, httpx.Response)
+        assert isinstance(after, Response)
         assert after.json() == {"id": "ok-1"}
 
     async def test_idle_connection_closed_by_server(self) -> None:
@@ -406,9 +470,9 @@ class TestLeanClientEdges:
                 second = await provider.request("POST", "/a", content=b"2")
             finally:
                 await provider.aclose()
-        assert isinstance(first, httpx.Response)
+        assert isinstance(first, Response)
         assert first.status_code == 204
-        assert isinstance(second, httpx.Response), second
+        assert isinstance(second, Response), second
         assert second.status_code == 204
 
     @pytest.mark.parametrize(("method", "retried"), [("GET", True), ("POST", False)])
@@ -430,13 +494,13 @@ class TestLeanClientEdges:
                 second = await provider.request(method, "/a", content=b"y")
             finally:
                 await provider.aclose()
-        assert isinstance(first, httpx.Response)
+        assert isinstance(first, Response)
         if retried:
-            assert isinstance(second, httpx.Response), second
+            assert isinstance(second, Response), second
             assert second.content == b"ok"
             assert len(connections) == 2
         else:
-            assert not isinstance(second, httpx.Response)
+            assert not isinstance(second, Response)
             assert second.error_class is ErrorClass.AMBIGUOUS
 
     async def test_body_until_close(self) -> None:
@@ -453,7 +517,7 @@ class TestLeanClientEdges:
                 response = await provider.request("POST", "/a", content=b"x")
             finally:
                 await provider.aclose()
-        assert isinstance(response, httpx.Response)
+        assert isinstance(response, Response)
         assert response.content == b"hello world"
         assert response.headers["x-a"] == "1"
 
@@ -474,7 +538,7 @@ class TestLeanClientEdges:
                 error = await provider.request("POST", "/a", content=b"x")
             finally:
                 await provider.aclose()
-        assert not isinstance(error, httpx.Response)
+        assert not isinstance(error, Response)
         assert error.error_class is ErrorClass.AMBIGUOUS
 
     async def test_pool_timeout_is_transient(self, echo: tuple[Echo, str]) -> None:
@@ -488,7 +552,7 @@ class TestLeanClientEdges:
             await slow
         finally:
             await provider.aclose()
-        assert not isinstance(error, httpx.Response)
+        assert not isinstance(error, Response)
         assert error.error_class is ErrorClass.TRANSIENT
 
     async def test_cancelled_request_frees_its_connection(self, echo: tuple[Echo, str]) -> None:
@@ -504,7 +568,7 @@ class TestLeanClientEdges:
             response = await provider.request("GET", "/x", timeout=2.0)
         finally:
             await provider.aclose()
-        assert isinstance(response, httpx.Response)
+        assert isinstance(response, Response)
         assert response.status_code == 200
 
     async def test_aclose_during_a_request(self, echo: tuple[Echo, str]) -> None:
@@ -515,10 +579,9 @@ class TestLeanClientEdges:
         await asyncio.sleep(0.1)
         await provider.aclose()
         response = await slow
-        assert isinstance(response, httpx.Response)
+        assert isinstance(response, Response)
         assert response.status_code == 200
-        assert provider._h1 is not None
-        assert not any(provider._h1._idle.values())
+        assert not any(provider._pool._idle.values())
 
     async def test_header_injection_is_refused_before_sending(self, echo: tuple[Echo, str]) -> None:
         """CR/LF in a header is a permanent failure and nothing reaches the server."""
@@ -528,19 +591,18 @@ class TestLeanClientEdges:
             error = await provider.request("POST", "/x", content=b"x", headers={"X-A": "a\r\nX-Injected: 1"})
         finally:
             await provider.aclose()
-        assert not isinstance(error, httpx.Response)
+        assert not isinstance(error, Response)
         assert error.error_class is ErrorClass.PERMANENT
         assert sink.seen == []
 
 
 async def test_https_with_verified_certificate() -> None:
-    """The lean client speaks TLS and verifies the server's certificate."""
+    """The client speaks TLS and verifies the server's certificate."""
     import ssl
 
     trustme = pytest.importorskip("trustme")
-    from broadcastio._h1client import H1Client
-    from multidict import CIMultiDict
-    from yarl import URL
+    from broadcastio.http._client import Client, Timeouts
+    from broadcastio.http._connection import Caps
 
     authority = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -557,17 +619,24 @@ async def test_https_with_verified_certificate() -> None:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    trusting = H1Client(ssl_context=client_context)
-    default = H1Client()  # does not trust the test CA
-    url = URL(f"https://127.0.0.1:{port}/")
+    port = runner.addresses[0][1]
+    trusting = Client(max_connections=2, caps=Caps(), ssl_context=client_context)
+    default = Client(max_connections=2, caps=Caps())  # does not trust the test CA
+    origin = ("https", "127.0.0.1", port)
+    request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    timeouts = Timeouts(5, 5, 5, 10)
     try:
-        status, _, _, body, _ = await trusting.send("GET", url, CIMultiDict(), None, (5, 5, 5), lambda: None)  # type: ignore[arg-type,return-value]
-        with pytest.raises(httpx.ConnectError):
-            await default.send("GET", url, CIMultiDict(), None, (5, 5, 5), lambda: None)  # type: ignore[arg-type,return-value]
+        status, _, body, _, _ = await trusting.send(origin, "GET", request, timeouts)
+        failure = None
+        try:
+            await default.send(origin, "GET", request, timeouts)
+        except Exception as exc:
+            failure = exc
     finally:
         await trusting.aclose()
         await default.aclose()
         await runner.cleanup()
     assert status == 200
     assert body == b"secure"
+    assert failure is not None
+    assert failure.to_error().error_class is ErrorClass.TRANSIENT  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""Real local HTTP servers for provider tests (needs ``broadcastio[http]``).
+"""Real local HTTP servers for provider tests (needs ``broadcastio[testing]``, which brings aiohttp).
 
 A server runs an aiohttp application on 127.0.0.1 in a thread with its own
 event loop, so it answers sync tests, tests with their own loop, and the

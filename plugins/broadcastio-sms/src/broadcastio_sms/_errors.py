@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from broadcastio import ConfigurationError, DeliveryError
-from broadcastio.http import error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, integer_code, json_object, parse_retry_after
 
 from broadcastio_sms._phone import redact_phones
 
@@ -35,15 +34,6 @@ PERMANENT_CODES: dict[int, str] = {
 """Codes about the recipient: no retry on Twilio can help, another channel may."""
 
 
-def json_object(response: httpx.Response) -> dict[str, Any]:
-    """The JSON object in a response body, or an empty dict when there is none (a proxy's HTML page)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _describe(status: int, body: dict[str, Any]) -> str:
     message = body.get("message")
     text = str(message) if message else f"HTTP {status}"
@@ -53,12 +43,11 @@ def _describe(status: int, body: dict[str, Any]) -> str:
     return redact_phones(text)
 
 
-def error_from_response(response: httpx.Response, *, provider: str) -> DeliveryError:
+def error_from_response(response: Response, *, provider: str) -> DeliveryError:
     """Classify a Twilio error response; raise :class:`ConfigurationError` for bad credentials."""
     status = response.status_code
     body = json_object(response)
-    raw_code = body.get("code")
-    code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+    code = integer_code(body)
     message = _describe(status, body)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if code == AUTHENTICATION_ERROR or status == 401:

@@ -24,7 +24,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, Response
 from broadcastio.logs import get_logger
 
 from broadcastio_sms._errors import error_from_response, json_object
@@ -135,7 +135,7 @@ class TwilioSmsProvider(HttpProvider):
             return self._failed(error_from_response(response, provider=self.name))
         return self._accepted(response, to)
 
-    def _accepted(self, response: httpx.Response, to: str) -> DeliveryResult:
+    def _accepted(self, response: Response, to: str) -> DeliveryResult:
         body = json_object(response)
         error_code = body.get("error_code")
         if body.get("status") == "failed" and error_code:

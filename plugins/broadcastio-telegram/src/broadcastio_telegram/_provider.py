@@ -25,7 +25,7 @@ from broadcastio import (
     RetryPolicy,
     error_from_exception,
 )
-from broadcastio.http import HttpProvider, parse_retry_after
+from broadcastio.http import HttpProvider, json_object, parse_retry_after
 from broadcastio.logs import get_logger
 
 from broadcastio_telegram._errors import error_from_answer
@@ -191,11 +191,7 @@ class TelegramProvider(HttpProvider):
                 error_class=response.error_class,
                 retry_after=response.retry_after,
             )
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        answer = body if isinstance(body, dict) else {}
+        answer = json_object(response)
         if response.status_code == 200 and answer.get("ok") is True:
             return answer
         retry_after = parse_retry_after(response.headers.get("Retry-After"))

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import msgspec
 from broadcastio import ConfigurationError, DeliveryError, DeliveryResult, Message, ProviderHealth, RetryPolicy
-from broadcastio.http import HttpProvider, error_from_status, parse_retry_after
+from broadcastio.http import HttpProvider, Response, error_from_status, parse_retry_after
 
 from broadcastio_webhook._payload import encode_payload
 from broadcastio_webhook._signing import SIGNATURE_HEADER, sign
@@ -55,7 +55,7 @@ def _check_headers(name: str, headers: Mapping[str, str] | None) -> dict[str, st
     return checked
 
 
-def _message_id(response: httpx.Response) -> str | None:
+def _message_id(response: Response) -> str | None:
     body = response.content
     if not body or body.lstrip()[:1] != b"{":
         return None

@@ -20,7 +20,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, Response
 
 from broadcastio_whatsapp._cloud_errors import CODE_PREFIX, error_from_response
 from broadcastio_whatsapp._cloud_payload import (
@@ -218,7 +218,7 @@ class WhatsAppCloudProvider(HttpProvider):
         return ProviderHealth(healthy=True, detail=detail, latency_ms=latency_ms)
 
 
-def _message_id(response: httpx.Response) -> str | None:
+def _message_id(response: Response) -> str | None:
     try:
         body = response.json()
     except ValueError:

@@ -7,11 +7,8 @@ the fallback for codes not listed here.
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
 from broadcastio import ConfigurationError, DeliveryError
-from broadcastio.http import error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, integer_code, json_object, parse_retry_after
 
 __all__ = ["CODE_PREFIX", "PERMANENT_CODES", "TRANSIENT_CODES", "error_from_response"]
 
@@ -39,24 +36,14 @@ PERMANENT_CODES = frozenset(
 TOKEN_CODE = 190  # access token expired or invalid
 
 
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def error_from_response(response: httpx.Response, *, provider: str) -> DeliveryError:
+def error_from_response(response: Response, *, provider: str) -> DeliveryError:
     """Classify a non-2xx Graph API answer.
 
     :raises ConfigurationError: on code 190 (or HTTP 401): the access token
         is expired or wrong, which no retry or fallback can fix.
     """
-    error = _error_body(response)
-    raw_code = error.get("code")
-    code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+    error = json_object(response, "error")
+    code = integer_code(error)
     raw_message = error.get("message")
     message = raw_message if isinstance(raw_message, str) else ""
     message = message or f"Graph API answered HTTP {response.status_code}"

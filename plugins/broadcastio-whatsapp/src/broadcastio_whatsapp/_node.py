@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import httpx
 from broadcastio import DeliveryError, DeliveryResult, Message, ProviderHealth, RetryPolicy
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, Response
 from broadcastio.logs import get_logger
 
 from broadcastio_whatsapp._node_errors import CODE_PREFIX, error_from_response
@@ -147,7 +147,7 @@ class WhatsAppProvider(HttpProvider):
             return DeliveryResult.success(self._message_id(response))
         return DeliveryResult.failure(error_from_response(response, provider=self.name))
 
-    def _message_id(self, response: httpx.Response) -> str | None:
+    def _message_id(self, response: Response) -> str | None:
         try:
             body = response.json()
         except ValueError:

@@ -6,11 +6,8 @@ The service answers every failure with ``{"error": {"code", "message",
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
 from broadcastio import ConfigurationError, DeliveryError, ErrorClass
-from broadcastio.http import error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
 __all__ = ["CODE_CLASSES", "error_from_response"]
 
@@ -38,22 +35,13 @@ CODE_CLASSES: dict[str, ErrorClass] = {
 """Every code node-whatsapp documents except UNAUTHORIZED, which raises."""
 
 
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def error_from_response(response: httpx.Response, *, provider: str) -> DeliveryError:
+def error_from_response(response: Response, *, provider: str) -> DeliveryError:
     """Classify a non-2xx answer of ``POST /messages``.
 
     :raises ConfigurationError: on 401: the bearer token is wrong or missing,
         which no retry or fallback can fix.
     """
-    error = _error_body(response)
+    error = json_object(response, "error")
     raw_code, raw_message = error.get("code"), error.get("message")
     code = raw_code if isinstance(raw_code, str) and raw_code else None
     message = raw_message if isinstance(raw_message, str) else ""
