@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 from broadcastio import ConfigurationError, DeliveryError, RetryPolicy
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, Response
 
 from broadcastio_aws._signing import Signer
 
@@ -79,7 +79,7 @@ class AwsProvider(HttpProvider):
 
     async def signed_request(
         self, method: str, path: str, body: bytes, content_type: str, *, read_timeout: float | None = None
-    ) -> httpx.Response | DeliveryError:
+    ) -> Response | DeliveryError:
         """Sign the exact request with botocore, then send it through broadcastio's HTTP plumbing."""
         url = self.endpoint_url + path
         headers = await self.signer.headers(method, url, body, content_type)

@@ -13,9 +13,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import httpx
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, parse_retry_after
 
 from broadcastio_aws._addresses import redact_emails
 from broadcastio_aws._phone import redact_phones
@@ -74,7 +73,7 @@ def _redact(text: str) -> str:
     return redact_phones(redact_emails(text))[:_MAX_MESSAGE]
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
@@ -82,7 +81,7 @@ def _json(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def ses_error_name(response: httpx.Response, body: dict[str, Any]) -> str | None:
+def ses_error_name(response: Response, body: dict[str, Any]) -> str | None:
     """The SES error name from ``x-amzn-ErrorType`` or the body's ``__type``/``code``."""
     raw = response.headers.get("x-amzn-ErrorType") or body.get("__type") or body.get("code") or body.get("Code")
     if not isinstance(raw, str) or not raw:
@@ -99,7 +98,7 @@ def _raise_for_credentials(provider: str, service: str, name: str | None, status
         )
 
 
-def ses_error(response: httpx.Response, *, provider: str) -> DeliveryError:
+def ses_error(response: Response, *, provider: str) -> DeliveryError:
     """Classify an SES v2 error response."""
     status = response.status_code
     body = _json(response)
@@ -137,7 +136,7 @@ def parse_xml(content: bytes) -> ET.Element | None:
         return None
 
 
-def sns_error(response: httpx.Response, *, provider: str) -> DeliveryError:
+def sns_error(response: Response, *, provider: str) -> DeliveryError:
     """Classify an SNS Query API error response (XML ``ErrorResponse``)."""
     status = response.status_code
     root = parse_xml(response.content)

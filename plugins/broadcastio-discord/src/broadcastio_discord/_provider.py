@@ -26,7 +26,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, Response
 
 from broadcastio_discord._errors import error_from_answer
 from broadcastio_discord._redact import install_httpx_log_filter, register_secret, scrub
@@ -164,7 +164,7 @@ class DiscordProvider(HttpProvider):
         return DeliveryResult.failure(self._classify(response))
 
     @staticmethod
-    def _message_id(response: httpx.Response) -> str | None:
+    def _message_id(response: Response) -> str | None:
         try:
             body = response.json() if response.content else None
         except ValueError:
@@ -172,7 +172,7 @@ class DiscordProvider(HttpProvider):
         identifier = body.get("id") if isinstance(body, dict) else None
         return str(identifier) if identifier is not None else None
 
-    def _classify(self, response: httpx.Response) -> DeliveryError:
+    def _classify(self, response: Response) -> DeliveryError:
         try:
             body = response.json()
         except ValueError:

@@ -25,7 +25,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider, parse_retry_after
+from broadcastio.http import HttpProvider, Response, parse_retry_after
 from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_fcm._auth import AccessTokens, load_service_account_info
@@ -177,7 +177,7 @@ class FcmProvider(HttpProvider):
         self.tokens.close()
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
+def _json_object(response: Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:

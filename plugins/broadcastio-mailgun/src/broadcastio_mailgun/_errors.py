@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, parse_retry_after
 
 from broadcastio_mailgun._addresses import redact_emails
 
@@ -27,7 +26,7 @@ _CONFIGURATION = {
 }
 
 
-def json_object(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: Response) -> dict[str, Any]:
     """The JSON object in a response body, or an empty dict (``Forbidden``, an HTML page)."""
     try:
         body = response.json()
@@ -41,7 +40,7 @@ def _about_recipient(text: str) -> bool:
     return "'to'" in lowered or "to parameter" in lowered or "recipient" in lowered
 
 
-def error_from_response(response: httpx.Response, *, provider: str) -> DeliveryError:
+def error_from_response(response: Response, *, provider: str) -> DeliveryError:
     """Classify a Mailgun error response; raise :class:`ConfigurationError` where only configuration helps."""
     status = response.status_code
     if status in _CONFIGURATION:

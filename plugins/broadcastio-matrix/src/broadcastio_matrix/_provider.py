@@ -27,7 +27,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, Response
 
 from broadcastio_matrix._errors import error_from_answer
 
@@ -158,14 +158,14 @@ class MatrixProvider(HttpProvider):
         return self._error(response, answer)
 
     @staticmethod
-    def _answer(response: httpx.Response) -> dict[str, Any]:
+    def _answer(response: Response) -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:
             return {}
         return body if isinstance(body, dict) else {}
 
-    def _error(self, response: httpx.Response, answer: dict[str, Any]) -> DeliveryError:
+    def _error(self, response: Response, answer: dict[str, Any]) -> DeliveryError:
         if response.status_code == 200:
             return DeliveryError.ambiguous("matrix.no_event_id", "the homeserver answered 200 without an event_id")
         return error_from_answer(

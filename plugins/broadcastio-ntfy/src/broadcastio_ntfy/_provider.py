@@ -23,7 +23,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider, parse_retry_after
+from broadcastio.http import HttpProvider, Response, parse_retry_after
 
 from broadcastio_ntfy._errors import error_from_answer
 
@@ -159,7 +159,7 @@ class NtfyProvider(HttpProvider):
         )
 
     @staticmethod
-    def _answer(response: httpx.Response) -> dict[str, Any]:
+    def _answer(response: Response) -> dict[str, Any]:
         try:
             body = response.json()
         except ValueError:

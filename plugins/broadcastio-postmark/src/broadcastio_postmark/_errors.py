@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, parse_retry_after
 
 from broadcastio_postmark._addresses import redact_emails
 
@@ -47,7 +46,7 @@ PERMANENT_CODES: dict[int, str] = {
 _MAX_MESSAGE = 300
 
 
-def json_object(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: Response) -> dict[str, Any]:
     """The JSON object in a response body, or an empty dict (a proxy's HTML page, an empty body)."""
     try:
         body = response.json()
@@ -61,7 +60,7 @@ def _about_address(text: str) -> bool:
     return any(word in lowered for word in ("address", "'to'", "recipient", "mailbox"))
 
 
-def error_from_response(response: httpx.Response, *, provider: str) -> DeliveryError:
+def error_from_response(response: Response, *, provider: str) -> DeliveryError:
     """Classify a Postmark error response; raise :class:`ConfigurationError` where only configuration helps."""
     status = response.status_code
     body = json_object(response)

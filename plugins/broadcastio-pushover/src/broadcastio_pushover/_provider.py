@@ -26,7 +26,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider, error_from_status, parse_retry_after
+from broadcastio.http import HttpProvider, Response, error_from_status, parse_retry_after
 from broadcastio.logs import get_logger, mask_address
 
 __all__ = ["DEFAULT_BASE_URL", "MESSAGE_LIMIT", "TITLE_LIMIT", "PushoverProvider"]
@@ -180,7 +180,7 @@ class PushoverProvider(HttpProvider):
             return DeliveryResult.success(request_id if isinstance(request_id, str) and request_id else None)
         return self._failed(self._error(response, body))
 
-    def _error(self, response: httpx.Response, body: dict[str, Any]) -> DeliveryError:
+    def _error(self, response: Response, body: dict[str, Any]) -> DeliveryError:
         """Classify a refused message; raise :class:`ConfigurationError` for a rejected app token."""
         status = response.status_code
         errors = body.get("errors")
@@ -233,7 +233,7 @@ class PushoverProvider(HttpProvider):
         )
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
+def _json_object(response: Response) -> dict[str, Any]:
     """The JSON object in a response body, or an empty dict (a proxy's HTML page)."""
     try:
         body = response.json()
@@ -242,7 +242,7 @@ def _json_object(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Response) -> float | None:
     """Retry-After when present, else the seconds until ``X-Limit-App-Reset`` (the monthly quota resets)."""
     hint = parse_retry_after(response.headers.get("Retry-After"))
     if hint is not None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from broadcastio import ConfigurationError, DeliveryError
-from broadcastio.http import error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, parse_retry_after
 
 from broadcastio_resend._addresses import redact_emails
 
@@ -54,7 +53,7 @@ PERMANENT_NAMES: dict[str, str] = {
 _MAX_MESSAGE = 300
 
 
-def json_object(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: Response) -> dict[str, Any]:
     """The JSON object in a response body, or an empty dict (a proxy's HTML page, an empty body)."""
     try:
         body = response.json()
@@ -63,7 +62,7 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def rate_limit_wait(response: httpx.Response) -> float | None:
+def rate_limit_wait(response: Response) -> float | None:
     """Seconds to wait: ``retry-after``, else ``ratelimit-reset`` (both delta-seconds)."""
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     if retry_after is not None:
@@ -71,7 +70,7 @@ def rate_limit_wait(response: httpx.Response) -> float | None:
     return parse_retry_after(response.headers.get("ratelimit-reset"))
 
 
-def error_from_response(response: httpx.Response, *, provider: str) -> DeliveryError:
+def error_from_response(response: Response, *, provider: str) -> DeliveryError:
     """Classify a Resend error response; raise :class:`ConfigurationError` where only configuration helps."""
     status = response.status_code
     body = json_object(response)

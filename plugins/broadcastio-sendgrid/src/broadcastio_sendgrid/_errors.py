@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, parse_retry_after
 
 from broadcastio_sendgrid._addresses import redact_emails
 
@@ -24,7 +23,7 @@ __all__ = ["error_from_response", "json_object", "rate_limit_wait"]
 _MAX_MESSAGE = 300
 
 
-def json_object(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: Response) -> dict[str, Any]:
     """The JSON object in a response body, or an empty dict (a proxy's HTML page, an empty body)."""
     try:
         body = response.json()
@@ -49,7 +48,7 @@ def _describe(status: int, errors: list[dict[str, Any]]) -> str:
     return redact_emails(f"SendGrid answered HTTP {status}: {text}"[:_MAX_MESSAGE])
 
 
-def rate_limit_wait(response: httpx.Response, now: Callable[[], float] = time.time) -> float | None:
+def rate_limit_wait(response: Response, now: Callable[[], float] = time.time) -> float | None:
     """Seconds to wait from ``Retry-After``, else from ``X-RateLimit-Reset`` (an epoch second)."""
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if retry_after is not None:
@@ -75,9 +74,7 @@ def _about_recipient(errors: list[dict[str, Any]]) -> bool:
     return False
 
 
-def error_from_response(
-    response: httpx.Response, *, provider: str, now: Callable[[], float] = time.time
-) -> DeliveryError:
+def error_from_response(response: Response, *, provider: str, now: Callable[[], float] = time.time) -> DeliveryError:
     """Classify a SendGrid error response; raise :class:`ConfigurationError` for a refused key."""
     status = response.status_code
     errors = _errors(json_object(response))

@@ -15,7 +15,7 @@ import urllib.parse
 
 import httpx
 from broadcastio import ConfigurationError, DeliveryError, DeliveryResult, Message, ProviderHealth, RetryPolicy
-from broadcastio.http import HttpProvider, parse_retry_after
+from broadcastio.http import HttpProvider, Response, parse_retry_after
 
 from broadcastio_teams._card import card_message
 from broadcastio_teams._errors import error_from_answer, relayed_status
@@ -79,7 +79,7 @@ class TeamsProvider(HttpProvider):
         )
         self.url = url
         self.full_width = bool(full_width)
-        self._target = target
+        self._hook_url = target
         self._secrets = secrets
         for secret in secrets:
             register_secret(secret)
@@ -91,7 +91,7 @@ class TeamsProvider(HttpProvider):
         if isinstance(built, DeliveryError):
             return DeliveryResult.failure(built)
         body, _ = built
-        response = await self.request("POST", self._target, content=body, headers={"Content-Type": "application/json"})
+        response = await self.request("POST", self._hook_url, content=body, headers={"Content-Type": "application/json"})
         if isinstance(response, DeliveryError):
             return DeliveryResult.failure(self._clean(response))
         status = response.status_code
@@ -109,7 +109,7 @@ class TeamsProvider(HttpProvider):
             raise ConfigurationError(scrub(str(exc), *self._secrets)) from None
         return DeliveryResult.failure(self._clean(error))
 
-    def _error_body(self, response: httpx.Response, text: str) -> tuple[str | None, str]:
+    def _error_body(self, response: Response, text: str) -> tuple[str | None, str]:
         """The Logic Apps ``error.code`` and message, or None and the plain text."""
         try:
             body = response.json()
@@ -138,7 +138,7 @@ class TeamsProvider(HttpProvider):
         deleted workflow shows on the first send (ConfigurationError).
         """
         started = time.monotonic()
-        response = await self.request("GET", self._target, timeout=min(self.timeout, _HEALTH_TIMEOUT))
+        response = await self.request("GET", self._hook_url, timeout=min(self.timeout, _HEALTH_TIMEOUT))
         latency_ms = (time.monotonic() - started) * 1000.0
         if isinstance(response, DeliveryError):
             detail = f"webhook unreachable: {self._clean(response).message}"

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 from broadcastio import ConfigurationError, DeliveryError
-from broadcastio.http import error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, parse_retry_after
 
 from broadcastio_vonage._phone import redact_phones
 
@@ -52,7 +51,7 @@ PERMANENT_CODES: dict[str, str] = {
 _MAX_MESSAGE = 300
 
 
-def json_object(response: httpx.Response) -> dict[str, Any]:
+def json_object(response: Response) -> dict[str, Any]:
     """The JSON object in a response body, or an empty dict (an HTML page, an empty body)."""
     try:
         body = response.json()
@@ -69,7 +68,7 @@ def problem_code(body: dict[str, Any]) -> str | None:
     return kind.rsplit("#", 1)[1] or None
 
 
-def error_from_response(response: httpx.Response, *, provider: str) -> DeliveryError:
+def error_from_response(response: Response, *, provider: str) -> DeliveryError:
     """Classify a Vonage problem response; raise :class:`ConfigurationError` for refused credentials."""
     status = response.status_code
     body = json_object(response)

@@ -24,7 +24,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider, error_from_status, parse_retry_after
+from broadcastio.http import HttpProvider, Response, error_from_status, parse_retry_after
 from broadcastio.logs import get_logger
 
 from broadcastio_webpush._crypto import VapidSigner, encrypt
@@ -172,7 +172,7 @@ class WebPushProvider(HttpProvider):
             return DeliveryResult.success(location or None)
         return self._failed(self._error(response, subscription))
 
-    def _error(self, response: httpx.Response, subscription: Subscription) -> DeliveryError:
+    def _error(self, response: Response, subscription: Subscription) -> DeliveryError:
         status = response.status_code
         said = " ".join(response.text.split())[:200]
         text = f"{subscription.host} answered HTTP {status}" + (f": {said}" if said else "")
