@@ -18,6 +18,7 @@ from broadcastio._errors import (
     ErrorCode,
     InvalidMessageError,
     NoHealthyProviderError,
+    OutboxError,
     PluginError,
     UsageError,
 )
@@ -57,7 +58,7 @@ from broadcastio._ratelimit import RateLimit
 from broadcastio._retry import Backoff, RetryPolicy
 from broadcastio.config import Config, ConfigFileError, ProviderConfig, build_orchestrator, load_config
 from broadcastio.hookspecs import hookimpl
-from broadcastio.logging import LoggingHooks, configure_logging, mask_address
+from broadcastio.logging import LoggingHooks, configure_logging, mask_address, redact_key
 from broadcastio.outbox import Outbox, OutboxRow, OutboxState, OutboxStatus
 from broadcastio.providers import FileProvider, MemoryProvider
 
@@ -95,6 +96,7 @@ __all__ = [
     "NoHealthyProviderError",
     "Orchestrator",
     "Outbox",
+    "OutboxError",
     "OutboxRow",
     "OutboxState",
     "OutboxStatus",
@@ -130,4 +132,5 @@ __all__ = [
     "load_config",
     "make_plugin_manager",
     "mask_address",
+    "redact_key",
 ]

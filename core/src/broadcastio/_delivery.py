@@ -42,6 +42,7 @@ from broadcastio._models import (
     SkipReason,
 )
 from broadcastio._ratelimit import TokenBucket
+from broadcastio._scrub import provider_secrets, scrub_error
 from broadcastio._routing import ProviderSlot
 
 __all__ = ["Deliverer"]
@@ -305,7 +306,8 @@ class Deliverer:
             )
         if error.provider is None:
             error = msgspec.structs.replace(error, provider=slot.name)
-        return error
+        # Once, here, for every plugin: provider text must not carry secrets or addresses onwards.
+        return scrub_error(error, provider_secrets(slot.provider))
 
     async def _check_health(self, slot: ProviderSlot) -> ProviderHealth:
         health, previous, ran_check = await slot.health.get()

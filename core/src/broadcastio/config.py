@@ -47,7 +47,16 @@ from msgspec import Struct
 from broadcastio._breaker import BreakerPolicy
 from broadcastio._clock import Clock
 from broadcastio._config_schema import Document, ProviderSection, set_fields
-from broadcastio._config_toml import EnvError, KeyPath, expand_env, format_path, index_lines, line_of
+from broadcastio._config_toml import (
+    EnvError,
+    KeyPath,
+    NestingError,
+    expand_env,
+    format_path,
+    index_lines,
+    line_of,
+    load_toml,
+)
 from broadcastio._errors import ConfigurationError
 from broadcastio._health import HealthPolicy
 from broadcastio._orchestrator import Orchestrator
@@ -261,8 +270,8 @@ def _provider(
 def parse_config(text: str, *, source: str = "<string>", env: Mapping[str, str] | None = None) -> Config:
     """Parse and validate configuration text; ``source`` names it in errors."""
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        raw = load_toml(text)  # depth-capped: deep input is a ConfigFileError, not a RecursionError
+    except (tomllib.TOMLDecodeError, NestingError) as exc:
         position = _TOML_POSITION.search(str(exc))
         reason = _TOML_POSITION.sub("", str(exc))
         raise ConfigFileError(
