@@ -65,7 +65,12 @@ def _twilio_app() -> Any:
         auth = request.headers.get("Authorization", "")
         token = base64.b64decode(auth.removeprefix("Basic ")).decode().partition(":")[2]
         message = f"Invalid 'To' {form.get('To')} (cc {EMAIL}); request had Authorization: {auth} token {token}"
-        body = {"code": 21211, "message": message, "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}
+        body = {
+            "code": 21211,
+            "message": message,
+            "more_info": "https://www.twilio.com/docs/errors/21211",
+            "status": 400,
+        }
         return web.json_response(body, status=400)
 
     async def account(request: Any) -> Any:
@@ -161,7 +166,8 @@ class TestLibrary:
                 result = await orchestrator.asend(_message(), trace=True)
                 results = [r async for r in orchestrator.abroadcast([_message(), _message()], trace=True)]
         assert not result.ok
-        assert result.trace is not None and len(result.trace.attempts) == 2
+        assert result.trace is not None
+        assert len(result.trace.attempts) == 2
         assert {attempt.provider for attempt in result.trace.attempts} == {"sms", "hook"}
         assert len(exporter.get_finished_spans()) >= 3
         # The caller's own key comes back as given (that is how results are matched to messages).
@@ -169,10 +175,18 @@ class TestLibrary:
         encoded = b"".join(encode_result(_without_key(item)) for item in (result, *results)).decode()
         _assert_clean("results", encoded)
         _assert_clean("logs", repr(logs))
-        spans = [json.dumps({"name": s.name, "attributes": dict(s.attributes or {}),
-                             "events": [dict(e.attributes or {}) for e in s.events],
-                             "status": s.status.description}, default=str)
-                 for s in exporter.get_finished_spans()]
+        spans = [
+            json.dumps(
+                {
+                    "name": s.name,
+                    "attributes": dict(s.attributes or {}),
+                    "events": [dict(e.attributes or {}) for e in s.events],
+                    "status": s.status.description,
+                },
+                default=str,
+            )
+            for s in exporter.get_finished_spans()
+        ]
         _assert_clean("spans", "\n".join(spans))
         # The errors still say what went wrong, with the addresses masked.
         assert result.trace.attempts[0].error is not None
@@ -205,8 +219,21 @@ class TestCommandLine:
     ) -> None:
         """send, broadcast (with --results) and config show print nothing secret, at -vv."""
         sent = self._invoke(
-            "-vv", "--log-json", "send", "-c", str(config), "--phone", PHONE, "--email", EMAIL,
-            "--address", f"webhook={EMAIL}", "--text", "hello", "--trace", "--json",
+            "-vv",
+            "--log-json",
+            "send",
+            "-c",
+            str(config),
+            "--phone",
+            PHONE,
+            "--email",
+            EMAIL,
+            "--address",
+            f"webhook={EMAIL}",
+            "--text",
+            "hello",
+            "--trace",
+            "--json",
         )
         assert sent.exit_code == 1, sent.output
         _assert_clean("send stdout", sent.stdout)
@@ -217,8 +244,17 @@ class TestCommandLine:
         recipients.write_text(f"phone,email,address.webhook,name\n{PHONE},{EMAIL},{EMAIL},Ada\n{PHONE},,{EMAIL},Bo\n")
         results_file = tmp_path / "results.jsonl"
         broadcast = self._invoke(
-            "-vv", "--log-json", "broadcast", "-c", str(config), "-r", str(recipients),
-            "--text", "hi {name}", "--results", str(results_file),
+            "-vv",
+            "--log-json",
+            "broadcast",
+            "-c",
+            str(config),
+            "-r",
+            str(recipients),
+            "--text",
+            "hi {name}",
+            "--results",
+            str(results_file),
         )
         assert broadcast.exit_code == 1, broadcast.output
         _assert_clean("broadcast stdout", broadcast.stdout)

@@ -180,7 +180,11 @@ class TestRecipientFiles:
             ("int.jsonl", '{"phone": "+15550100", "n": ' + "9" * 4301 + "}\n", "unreadable JSON value"),
             ("surrogate.jsonl", '{"phone": "+15550100", "name": "\\ud800"}\n', "surrogate"),
             ("long.jsonl", '{"phone": "' + "1" * (1024 * 1024 + 10) + '"}\n', "longer than"),
-            ("big.csv", "phone,name\n+15550100," + "x" * (128 * 1024 + 1) + "\n", r"big\.csv:2 \(row 1\).*field larger"),
+            (
+                "big.csv",
+                "phone,name\n+15550100," + "x" * (128 * 1024 + 1) + "\n",
+                r"big\.csv:2 \(row 1\).*field larger",
+            ),
             ("short.csv", "phone,name,email\n+15550100,bob\n", r"short\.csv:2 \(row 1\): fewer values.*email"),
             ("long.csv", "phone,name\n+15550100,bob,extra\n", "more values than columns"),
             ("dup.csv", "phone,name,phone\n1,2,3\n", "'phone' appears twice"),

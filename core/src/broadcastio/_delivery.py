@@ -42,8 +42,8 @@ from broadcastio._models import (
     SkipReason,
 )
 from broadcastio._ratelimit import TokenBucket
-from broadcastio._scrub import provider_secrets, scrub_error
 from broadcastio._routing import ProviderSlot
+from broadcastio._scrub import provider_secrets, scrub_error
 
 __all__ = ["Deliverer"]
 

@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from msgspec import Struct
 
-from broadcastio._clock import Clock
 from broadcastio._checks import check_bool, check_number
+from broadcastio._clock import Clock
 from broadcastio._errors import ConfigurationError
 from broadcastio._models import ProviderHealth
 

@@ -78,7 +78,9 @@ class Recipient(Struct, frozen=True, kw_only=True):
             check_str(getattr(self, label), f"Recipient.{label}", InvalidMessageError, optional=True)
         addresses: object = self.addresses
         if not isinstance(addresses, dict):
-            raise InvalidMessageError(f"Recipient.addresses must be a dict of channel to address, got {type_name(addresses)}")
+            raise InvalidMessageError(
+                f"Recipient.addresses must be a dict of channel to address, got {type_name(addresses)}"
+            )
         for channel, address in self.addresses.items():
             if not isinstance(channel, str) or not channel:
                 raise InvalidMessageError(f"Recipient.addresses keys must be non-empty channel names, got {channel!r}")
@@ -226,7 +228,9 @@ class Message(Struct, frozen=True, kw_only=True):
         check_str(self.html, "Message.html", InvalidMessageError, optional=True)
         attachments: object = self.attachments
         if not isinstance(attachments, tuple | list):
-            raise InvalidMessageError(f"Message.attachments must be a tuple of Attachment, got {type_name(attachments)}")
+            raise InvalidMessageError(
+                f"Message.attachments must be a tuple of Attachment, got {type_name(attachments)}"
+            )
         for position, attachment in enumerate(attachments):
             if not isinstance(attachment, Attachment):
                 raise InvalidMessageError(
@@ -276,7 +280,7 @@ class DeliveryError(Struct, frozen=True, kw_only=True):
         error_class: object = self.error_class
         if not isinstance(error_class, ErrorClass):
             check_any_of(error_class, "DeliveryError.error_class", InvalidMessageError, tuple(ErrorClass))
-            msgspec.structs.force_setattr(self, "error_class", ErrorClass(error_class))
+            msgspec.structs.force_setattr(self, "error_class", ErrorClass(str(error_class)))
         check_number(self.retry_after, "DeliveryError.retry_after", InvalidMessageError, optional=True)
 
     @classmethod

@@ -6,8 +6,8 @@ import asyncio
 
 from msgspec import Struct
 
-from broadcastio._clock import Clock
 from broadcastio._checks import check_int, check_number
+from broadcastio._clock import Clock
 from broadcastio._errors import ConfigurationError
 
 __all__ = ["RateLimit", "TokenBucket"]

@@ -58,8 +58,9 @@ class RetryPolicy(Struct, frozen=True, kw_only=True):
         for flag in ("jitter", "retry_ambiguous", "respect_retry_after"):
             check_bool(getattr(self, flag), f"RetryPolicy.{flag}", ConfigurationError)
         check_str_tuple(self.retry_on, "RetryPolicy.retry_on", ConfigurationError)
-        if isinstance(self.retry_on, list):  # a list is accepted for convenience, stored as a tuple
-            msgspec.structs.force_setattr(self, "retry_on", tuple(self.retry_on))
+        retry_on_given: object = self.retry_on
+        if isinstance(retry_on_given, list):  # a list is accepted for convenience, stored as a tuple
+            msgspec.structs.force_setattr(self, "retry_on", tuple(retry_on_given))
         if self.base_delay > self.max_delay:
             raise ConfigurationError(
                 f"RetryPolicy.base_delay ({self.base_delay}) must not exceed max_delay ({self.max_delay})"

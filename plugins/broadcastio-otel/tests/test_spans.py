@@ -6,7 +6,16 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from broadcastio import DeliveryError, MemoryProvider, Message, Metadata, Orchestrator, Recipient, RetryPolicy, redact_key
+from broadcastio import (
+    DeliveryError,
+    MemoryProvider,
+    Message,
+    Metadata,
+    Orchestrator,
+    Recipient,
+    RetryPolicy,
+    redact_key,
+)
 from broadcastio.providers import DeliveredWithError
 from broadcastio.testing import isolated_plugin_manager
 from broadcastio_otel import OpenTelemetryHooks

@@ -59,7 +59,9 @@ def secret_fields_by_type(manager: PluginManager) -> dict[str, tuple[str, ...]]:
     found: dict[str, tuple[str, ...]] = {}
     for name, record in manager.provider_types().items():
         fields = getattr(record.factory, "secret_fields", ())
-        found[name] = tuple(field for field in fields if isinstance(field, str)) if isinstance(fields, tuple | list) else ()
+        found[name] = (
+            tuple(field for field in fields if isinstance(field, str)) if isinstance(fields, tuple | list) else ()
+        )
     return found
 
 
