@@ -497,5 +497,5 @@ class TestSubprocess:
         write_config(tmp_path, "[breaker]\nfailure_threshold = -1\n")
         done = _run_module("send", "--email", "ann@example.com", "--text", "x", cwd=tmp_path)
         assert done.returncode == EXIT_USAGE
-        assert "broadcastio.toml:3: breaker: BreakerPolicy.failure_threshold must be >= 1" in done.stderr
+        assert "broadcastio.toml:3: breaker: BreakerPolicy.failure_threshold must be an integer >= 1" in done.stderr
         assert done.stdout == ""

@@ -177,7 +177,7 @@ class TestErrors:
         """A policy's own invariant is reported at its table."""
         error = error_of('[breaker]\nfailure_threshold = 0\n[[providers]]\nname = "a"\ntype = "memory"\n')
         assert (error.line, error.key) == (1, "breaker")
-        assert "failure_threshold must be >= 1" in error.reason
+        assert "failure_threshold must be an integer >= 1" in error.reason
 
     def test_bad_literal(self) -> None:
         """An unknown backoff name is refused at its line."""

@@ -159,3 +159,55 @@ class TestResults:
         assert decoded.error is not None
         assert decoded.error.code == ErrorCode.TIMEOUT
         assert decoded.error.error_class is ErrorClass.TRANSIENT
+
+
+class TestFieldTypes:
+    @pytest.mark.parametrize(
+        ("build", "field"),
+        [
+            (lambda: Metadata(tags="urgent"), "Metadata.tags"),
+            (lambda: Metadata(tags=("a", 5)), "Metadata.tags"),
+            (lambda: Metadata(idempotency_key=5), "Metadata.idempotency_key"),
+            (lambda: Metadata(reference_id=7), "Metadata.reference_id"),
+            (lambda: Metadata(extra=[1]), "Metadata.extra"),
+            (lambda: Message(recipient="x", text="a", subject=5), "Message.subject"),
+            (lambda: Message(recipient="x", text="a", html=b"<b>"), "Message.html"),
+            (lambda: Message(recipient="x", text="a", metadata=42), "Message.metadata"),
+            (lambda: Message(recipient="x", text="a", metadata={}), "Message.metadata"),
+            (lambda: Message(recipient="x", text="a", attachments="abc"), "Message.attachments"),
+            (lambda: Message(recipient="x", text="a", attachments=[b"x"]), r"Message.attachments\[0\]"),
+            (lambda: Recipient(phone=5), "Recipient.phone"),
+            (lambda: Recipient(email="a@b.c", name=3), "Recipient.name"),
+            (lambda: Recipient(addresses=None), "Recipient.addresses"),
+            (lambda: Recipient(addresses={"sms": 5}), "Recipient.addresses"),
+            (lambda: Attachment(filename="a.txt", content=None), "Attachment.content"),
+            (lambda: Attachment(filename=None, content=b""), "Attachment.filename"),
+            (lambda: DeliveryError(code="x", message=None, error_class=ErrorClass.PERMANENT), "DeliveryError.message"),
+            (lambda: DeliveryError.transient("x", "m", retry_after=float("nan")), "DeliveryError.retry_after"),
+            (lambda: DeliveryResult(status="sent"), "DeliveryResult.status"),
+        ],
+    )
+    def test_wrong_types_name_the_field(self, build, field: str) -> None:  # type: ignore[no-untyped-def]
+        """A wrong type is an InvalidMessageError naming the field, never a TypeError or a later failure."""
+        with pytest.raises(InvalidMessageError, match=field):
+            build()
+
+    def test_lists_become_tuples(self) -> None:
+        """Lists given for tuple fields are stored as tuples, so models stay hashable."""
+        assert Metadata(tags=["a", "b"]).tags == ("a", "b")  # type: ignore[arg-type]
+
+    def test_error_class_from_its_string(self) -> None:
+        """A DeliveryError built with the class's string value holds the enum member."""
+        error = DeliveryError(code="x", message="m", error_class="transient")  # type: ignore[arg-type]
+        assert error.error_class is ErrorClass.TRANSIENT
+
+
+class TestDecodeResult:
+    @pytest.mark.parametrize(
+        "data",
+        [5, None, b"", b"[", b"[1]", "{" * 10_000, "[" * 100_000, b'{"status": 5}', b'{"status":"sent"}'],
+    )
+    def test_bad_input_is_invalid_message_error(self, data: object) -> None:
+        """Wrong types, malformed or deeply nested JSON: always an InvalidMessageError."""
+        with pytest.raises(InvalidMessageError):
+            decode_result(data)  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ from broadcastio._errors import (
     ErrorCode,
     InvalidMessageError,
     NoHealthyProviderError,
+    OutboxError,
     PluginError,
     UsageError,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "NoHealthyProviderError",
     "Orchestrator",
     "Outbox",
+    "OutboxError",
     "OutboxRow",
     "OutboxState",
     "OutboxStatus",
@@ -131,7 +133,7 @@ _MOVED = {
         "broadcastio.events",
     ),
     **dict.fromkeys(("PluginFailure", "PluginInfo", "PluginManager", "make_plugin_manager"), "broadcastio.plugins"),
-    **dict.fromkeys(("LoggingHooks", "configure_logging", "mask_address"), "broadcastio.logs"),
+    **dict.fromkeys(("LoggingHooks", "configure_logging", "mask_address", "redact_key"), "broadcastio.logs"),
 }
 """Names that left the top level for their own module (0.4.0): still found, not listed."""
 

@@ -13,6 +13,7 @@ from typing import Literal
 
 from msgspec import Struct
 
+from broadcastio._checks import check_bool, check_int, check_number
 from broadcastio._errors import ConfigurationError, ErrorClass
 from broadcastio._models import DeliveryError
 from broadcastio._throttle import is_throttling
@@ -37,12 +38,10 @@ class BreakerPolicy(Struct, frozen=True, kw_only=True):
     enabled: bool = True
 
     def __post_init__(self) -> None:
-        if self.failure_threshold < 1:
-            raise ConfigurationError(f"BreakerPolicy.failure_threshold must be >= 1, got {self.failure_threshold}")
-        if self.cooldown < 0:
-            raise ConfigurationError(f"BreakerPolicy.cooldown must be >= 0, got {self.cooldown}")
-        if self.half_open_probes < 1:
-            raise ConfigurationError(f"BreakerPolicy.half_open_probes must be >= 1, got {self.half_open_probes}")
+        check_int(self.failure_threshold, "BreakerPolicy.failure_threshold", ConfigurationError, minimum=1)
+        check_number(self.cooldown, "BreakerPolicy.cooldown", ConfigurationError)
+        check_int(self.half_open_probes, "BreakerPolicy.half_open_probes", ConfigurationError, minimum=1)
+        check_bool(self.enabled, "BreakerPolicy.enabled", ConfigurationError)
 
 
 class CircuitBreaker:

@@ -33,6 +33,7 @@ from broadcastio._models import (
 )
 from broadcastio._ratelimit import TokenBucket
 from broadcastio._routing import ProviderSlot
+from broadcastio._scrub import provider_secrets, scrub_error
 from broadcastio._throttle import is_throttling, pause_for
 from broadcastio.events import (
     AttemptEvent,
@@ -334,7 +335,8 @@ class Deliverer:
             )
         if error.provider is None:
             error = msgspec.structs.replace(error, provider=slot.name)
-        return error
+        # Once, here, for every plugin: provider text must not carry secrets or addresses onwards.
+        return scrub_error(error, provider_secrets(slot.provider))
 
     async def _check_health(self, slot: ProviderSlot) -> ProviderHealth:
         health, previous, ran_check = await slot.health.get()

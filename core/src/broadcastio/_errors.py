@@ -11,6 +11,7 @@ Exception tree::
     │   ├── ConfigFileError     broadcastio.toml is wrong (file, line, key path; broadcastio.config)
     │   └── PluginError         a plugin could not be loaded or registered
     ├── InvalidMessageError     the message or one of its parts is malformed
+    ├── OutboxError             the outbox file cannot be read or written (disk full, read-only, corrupt)
     ├── UsageError              the API was called in a way it does not support
     └── NoHealthyProviderError  strict health mode found no healthy provider
 """
@@ -26,6 +27,7 @@ __all__ = [
     "ErrorCode",
     "InvalidMessageError",
     "NoHealthyProviderError",
+    "OutboxError",
     "PluginError",
     "UsageError",
 ]
@@ -94,6 +96,15 @@ class PluginError(ConfigurationError):
 
 class InvalidMessageError(BroadcastioError):
     """Raised when a message, recipient or attachment is malformed."""
+
+
+class OutboxError(BroadcastioError):
+    """Raised when the outbox's SQLite file cannot be used: the disk is full,
+    the file or its folder is read-only, or the file is not an outbox.
+
+    Says which file and what failed; the original ``sqlite3`` error is its
+    ``__cause__``. Messages already journalled stay in the file.
+    """
 
 
 class UsageError(BroadcastioError):

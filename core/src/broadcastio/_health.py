@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from msgspec import Struct
 
+from broadcastio._checks import check_bool, check_number
 from broadcastio._clock import Clock
 from broadcastio._errors import ConfigurationError
 from broadcastio._models import ProviderHealth
@@ -31,10 +32,10 @@ class HealthPolicy(Struct, frozen=True, kw_only=True):
     strict: bool = False
 
     def __post_init__(self) -> None:
-        if self.ttl < 0:
-            raise ConfigurationError(f"HealthPolicy.ttl must be >= 0, got {self.ttl}")
-        if self.timeout <= 0:
-            raise ConfigurationError(f"HealthPolicy.timeout must be > 0, got {self.timeout}")
+        check_bool(self.enabled, "HealthPolicy.enabled", ConfigurationError)
+        check_bool(self.strict, "HealthPolicy.strict", ConfigurationError)
+        check_number(self.ttl, "HealthPolicy.ttl", ConfigurationError)
+        check_number(self.timeout, "HealthPolicy.timeout", ConfigurationError, exclusive=True)
 
 
 class HealthCache:

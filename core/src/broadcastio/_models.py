@@ -17,6 +17,7 @@ from typing import Any, Literal
 import msgspec
 from msgspec import Struct, field
 
+from broadcastio._checks import check_any_of, check_bool, check_number, check_str, type_name
 from broadcastio._errors import ErrorClass, InvalidMessageError
 
 __all__ = [
@@ -73,12 +74,21 @@ class Recipient(Struct, frozen=True, kw_only=True):
     name: str | None = None
 
     def __post_init__(self) -> None:
+        for label in ("phone", "email", "telegram", "name"):
+            check_str(getattr(self, label), f"Recipient.{label}", InvalidMessageError, optional=True)
+        addresses: object = self.addresses
+        if not isinstance(addresses, dict):
+            raise InvalidMessageError(
+                f"Recipient.addresses must be a dict of channel to address, got {type_name(addresses)}"
+            )
+        for channel, address in self.addresses.items():
+            if not isinstance(channel, str) or not channel:
+                raise InvalidMessageError(f"Recipient.addresses keys must be non-empty channel names, got {channel!r}")
+            if not isinstance(address, str) or not address or _has_newline(address):
+                raise InvalidMessageError(f"Recipient.addresses[{channel!r}] must be a non-empty single-line string")
         values = [self.phone, self.email, self.telegram, *self.addresses.values()]
         if not any(values):
             raise InvalidMessageError("Recipient needs at least one address (phone, email, telegram or addresses)")
-        for channel, address in self.addresses.items():
-            if not channel or not isinstance(address, str) or not address:
-                raise InvalidMessageError(f"Recipient.addresses[{channel!r}] must be a non-empty string")
         for label, value in (("phone", self.phone), ("email", self.email), ("telegram", self.telegram)):
             if value is not None and (not value or _has_newline(value)):
                 raise InvalidMessageError(f"Recipient.{label} must be a non-empty single-line string")
@@ -108,6 +118,13 @@ class Attachment(Struct, frozen=True, kw_only=True):
     mime_type: str = "application/octet-stream"
 
     def __post_init__(self) -> None:
+        check_str(self.filename, "Attachment.filename", InvalidMessageError)
+        check_str(self.mime_type, "Attachment.mime_type", InvalidMessageError)
+        content: object = self.content
+        if isinstance(content, bytearray | memoryview):  # accepted for convenience, stored as bytes
+            msgspec.structs.force_setattr(self, "content", bytes(content))
+        elif not isinstance(content, bytes):
+            raise InvalidMessageError(f"Attachment.content must be bytes, got {type_name(content)}")
         if not self.filename or "/" in self.filename or "\\" in self.filename or _has_newline(self.filename):
             raise InvalidMessageError(
                 "Attachment.filename must be a bare file name without path separators or newlines, "
@@ -167,6 +184,19 @@ class Metadata(Struct, frozen=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.priority not in ("low", "normal", "high"):
             raise InvalidMessageError(f"Metadata.priority must be 'low', 'normal' or 'high', got {self.priority!r}")
+        check_str(self.reference_id, "Metadata.reference_id", InvalidMessageError, optional=True)
+        check_str(self.idempotency_key, "Metadata.idempotency_key", InvalidMessageError)
+        tags: object = self.tags
+        if not isinstance(tags, tuple | list):
+            raise InvalidMessageError(f"Metadata.tags must be a tuple of strings, got {type_name(tags)}")
+        for tag in tags:
+            if not isinstance(tag, str):
+                raise InvalidMessageError(f"Metadata.tags must hold strings, got {type_name(tag)}")
+        if isinstance(tags, list):  # a list is accepted for convenience, stored as a tuple
+            msgspec.structs.force_setattr(self, "tags", tuple(tags))
+        extra: object = self.extra
+        if not isinstance(extra, dict) or not all(isinstance(key, str) for key in extra):
+            raise InvalidMessageError(f"Metadata.extra must be a dict with string keys, got {type_name(extra)}")
         if not self.idempotency_key or len(self.idempotency_key) > 255 or _has_newline(self.idempotency_key):
             raise InvalidMessageError("Metadata.idempotency_key must be 1-255 characters on one line")
 
@@ -193,15 +223,28 @@ class Message(Struct, frozen=True, kw_only=True):
             raise InvalidMessageError(
                 f"Message.recipient must be a Recipient or a string, got {type(self.recipient).__name__}"
             )
-        if not isinstance(self.text, str):
-            raise InvalidMessageError(f"Message.text must be a string, got {type(self.text).__name__}")
+        check_str(self.text, "Message.text", InvalidMessageError)
+        check_str(self.subject, "Message.subject", InvalidMessageError, optional=True)
+        check_str(self.html, "Message.html", InvalidMessageError, optional=True)
+        attachments: object = self.attachments
+        if not isinstance(attachments, tuple | list):
+            raise InvalidMessageError(
+                f"Message.attachments must be a tuple of Attachment, got {type_name(attachments)}"
+            )
+        for position, attachment in enumerate(attachments):
+            if not isinstance(attachment, Attachment):
+                raise InvalidMessageError(
+                    f"Message.attachments[{position}] must be an Attachment, got {type_name(attachment)}"
+                )
+        if isinstance(attachments, list):  # a list is accepted for convenience, stored as a tuple
+            msgspec.structs.force_setattr(self, "attachments", tuple(attachments))
+        metadata: object = self.metadata
+        if not isinstance(metadata, Metadata):
+            raise InvalidMessageError(f"Message.metadata must be a Metadata, got {type_name(metadata)}")
         if not self.text and not self.attachments and not self.html:
             raise InvalidMessageError("Message needs text, html or at least one attachment")
         if self.subject is not None and _has_newline(self.subject):
             raise InvalidMessageError("Message.subject must not contain CR or LF")
-        attachments: object = self.attachments
-        if isinstance(attachments, list):  # a list is accepted for convenience, stored as a tuple
-            msgspec.structs.force_setattr(self, "attachments", tuple(attachments))
 
     @property
     def idempotency_key(self) -> str:
@@ -229,10 +272,16 @@ class DeliveryError(Struct, frozen=True, kw_only=True):
     provider: str | None = None
 
     def __post_init__(self) -> None:
+        check_str(self.code, "DeliveryError.code", InvalidMessageError)
+        check_str(self.message, "DeliveryError.message", InvalidMessageError)
+        check_str(self.provider, "DeliveryError.provider", InvalidMessageError, optional=True)
         if not self.code:
             raise InvalidMessageError("DeliveryError.code must not be empty")
-        if self.retry_after is not None and self.retry_after < 0:
-            raise InvalidMessageError("DeliveryError.retry_after must be >= 0")
+        error_class: object = self.error_class
+        if not isinstance(error_class, ErrorClass):
+            check_any_of(error_class, "DeliveryError.error_class", InvalidMessageError, tuple(ErrorClass))
+            msgspec.structs.force_setattr(self, "error_class", ErrorClass(str(error_class)))
+        check_number(self.retry_after, "DeliveryError.retry_after", InvalidMessageError, optional=True)
 
     @classmethod
     def transient(cls, code: str, message: str, *, retry_after: float | None = None) -> DeliveryError:
@@ -311,6 +360,17 @@ class DeliveryResult(Struct, frozen=True, kw_only=True):
     reference_id: str | None = None
     trace: DeliveryTrace | None = None
 
+    def __post_init__(self) -> None:
+        check_any_of(self.status, "DeliveryResult.status", InvalidMessageError, ("delivered", "failed", "unknown"))
+        for label in ("provider", "channel", "provider_message_id", "idempotency_key", "reference_id"):
+            check_str(getattr(self, label), f"DeliveryResult.{label}", InvalidMessageError, optional=True)
+        error: object = self.error
+        if error is not None and not isinstance(error, DeliveryError):
+            raise InvalidMessageError(f"DeliveryResult.error must be a DeliveryError or None, got {type_name(error)}")
+        trace: object = self.trace
+        if trace is not None and not isinstance(trace, DeliveryTrace):
+            raise InvalidMessageError(f"DeliveryResult.trace must be a DeliveryTrace or None, got {type_name(trace)}")
+
     @property
     def ok(self) -> bool:
         """True when the message was delivered."""
@@ -336,6 +396,14 @@ class ProviderHealth(Struct, frozen=True, kw_only=True):
     checked_at: dt.datetime | None = None
     latency_ms: float | None = None
 
+    def __post_init__(self) -> None:
+        check_bool(self.healthy, "ProviderHealth.healthy", InvalidMessageError)
+        check_str(self.detail, "ProviderHealth.detail", InvalidMessageError)
+        checked_at: object = self.checked_at
+        if checked_at is not None and not isinstance(checked_at, dt.datetime):
+            raise InvalidMessageError(f"ProviderHealth.checked_at must be a datetime, got {type_name(checked_at)}")
+        check_number(self.latency_ms, "ProviderHealth.latency_ms", InvalidMessageError, optional=True)
+
 
 _result_encoder = msgspec.json.Encoder()
 _result_decoder = msgspec.json.Decoder(DeliveryResult)
@@ -346,6 +414,23 @@ def encode_result(result: DeliveryResult) -> bytes:
     return _result_encoder.encode(result)
 
 
+MAX_RESULT_BYTES = 16 * 1024 * 1024
+"""Encoded results longer than this are refused by :func:`decode_result`."""
+
+
 def decode_result(data: bytes | str) -> DeliveryResult:
-    """The result :func:`encode_result` encoded, equal to the original."""
-    return _result_decoder.decode(data)
+    """The result :func:`encode_result` encoded, equal to the original.
+
+    :raises InvalidMessageError: the data is not an encoded result (wrong
+        type, malformed or too deeply nested JSON, a field of the wrong type).
+    """
+    if not isinstance(data, bytes | bytearray | memoryview | str):
+        raise InvalidMessageError(f"decode_result takes bytes or str, got {type_name(data)}")
+    if len(data) > MAX_RESULT_BYTES:
+        raise InvalidMessageError(f"encoded result is {len(data)} long, over the {MAX_RESULT_BYTES} limit")
+    try:
+        return _result_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise InvalidMessageError(f"not an encoded DeliveryResult: {exc}") from None
+    except RecursionError:
+        raise InvalidMessageError("not an encoded DeliveryResult: nested too deeply") from None

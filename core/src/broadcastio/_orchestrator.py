@@ -393,4 +393,7 @@ class Orchestrator:
             raise ConfigurationError("via= takes a list of provider names, not a string")
         if not via:
             raise ConfigurationError("via= must name at least one provider")
+        repeated = sorted({name for name in via if list(via).count(name) > 1})
+        if repeated:  # a second pass would repeat the same errors with a fresh attempt budget
+            raise ConfigurationError(f"via= names {', '.join(map(repr, repeated))} more than once")
         return tuple(self._slot(name) for name in via)

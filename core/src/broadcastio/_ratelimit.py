@@ -6,6 +6,7 @@ import asyncio
 
 from msgspec import Struct
 
+from broadcastio._checks import check_int, check_number
 from broadcastio._clock import Clock
 from broadcastio._errors import ConfigurationError
 
@@ -19,10 +20,8 @@ class RateLimit(Struct, frozen=True, kw_only=True):
     burst: int = 1
 
     def __post_init__(self) -> None:
-        if self.per_second <= 0:
-            raise ConfigurationError(f"RateLimit.per_second must be > 0, got {self.per_second}")
-        if self.burst < 1:
-            raise ConfigurationError(f"RateLimit.burst must be >= 1, got {self.burst}")
+        check_number(self.per_second, "RateLimit.per_second", ConfigurationError, exclusive=True)
+        check_int(self.burst, "RateLimit.burst", ConfigurationError, minimum=1)
 
 
 class TokenBucket:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import random
 from typing import Literal
 
+import msgspec
 from msgspec import Struct
 
+from broadcastio._checks import MAX_COUNT, check_bool, check_int, check_number, check_str_tuple
 from broadcastio._errors import ConfigurationError, ErrorClass
 from broadcastio._models import DeliveryError
 
@@ -46,14 +48,19 @@ class RetryPolicy(Struct, frozen=True, kw_only=True):
     respect_retry_after: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise ConfigurationError(f"RetryPolicy.max_attempts must be an integer >= 1, got {self.max_attempts!r}")
+        check_int(self.max_attempts, "RetryPolicy.max_attempts", ConfigurationError, minimum=1, maximum=MAX_COUNT)
         if self.backoff not in ("none", "fixed", "exponential"):
             raise ConfigurationError(
                 f"RetryPolicy.backoff must be 'none', 'fixed' or 'exponential', got {self.backoff!r}"
             )
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ConfigurationError("RetryPolicy.base_delay and max_delay must be >= 0")
+        check_number(self.base_delay, "RetryPolicy.base_delay", ConfigurationError)
+        check_number(self.max_delay, "RetryPolicy.max_delay", ConfigurationError)
+        for flag in ("jitter", "retry_ambiguous", "respect_retry_after"):
+            check_bool(getattr(self, flag), f"RetryPolicy.{flag}", ConfigurationError)
+        check_str_tuple(self.retry_on, "RetryPolicy.retry_on", ConfigurationError)
+        retry_on_given: object = self.retry_on
+        if isinstance(retry_on_given, list):  # a list is accepted for convenience, stored as a tuple
+            msgspec.structs.force_setattr(self, "retry_on", tuple(retry_on_given))
         if self.base_delay > self.max_delay:
             raise ConfigurationError(
                 f"RetryPolicy.base_delay ({self.base_delay}) must not exceed max_delay ({self.max_delay})"

@@ -14,8 +14,9 @@ turns orchestrator events into stable, dotted event names with flat fields::
     orchestrator = Orchestrator(providers, hooks=[LoggingHooks()])
 
 Phone numbers and email addresses are masked (``+4*********67``,
-``a***@example.com``) unless ``reveal_addresses=True``; message text and
-secrets are never logged. Plugins log through :func:`get_logger`.
+``a***@example.com``) unless ``reveal_addresses=True``; idempotency keys are
+logged as a keyed hash (``h:3f9c...``, see :func:`redact_key`) unless
+``reveal_keys=True``; message text and secrets are never logged. Plugins log through :func:`get_logger`.
 """
 
 from __future__ import annotations
@@ -37,28 +38,16 @@ from broadcastio.events import (
     SendAbortedEvent,
     SkipEvent,
 )
+from broadcastio._models import Message
+from broadcastio._scrub import mask_address, redact_key, scrub
 from broadcastio.hookspecs import hookimpl
 
-__all__ = ["LoggingHooks", "configure", "configure_logging", "get_logger", "mask_address"]
+__all__ = ["LoggingHooks", "configure", "configure_logging", "get_logger", "mask_address", "redact_key"]
 
 LOGGER_NAME = ROOT_LOGGER
 _reveal_default = False
 _hooks_log = get_logger(LOGGER_NAME)
-
-
-def mask_address(address: str) -> str:
-    """Hide most of an address: ``a***@example.com``, ``+4*********67``.
-
-    Email addresses keep the first character and the domain; everything
-    else keeps its first and last two characters (nothing at all when
-    shorter than five).
-    """
-    local, at, domain = address.rpartition("@")
-    if at and local:
-        return f"{local[0]}***@{domain}"
-    if len(address) < 5:
-        return "*" * len(address)
-    return address[:2] + "*" * (len(address) - 4) + address[-2:]
+_reveal_keys_default = False
 
 
 class _StreamHandler(logging.Handler):
@@ -83,6 +72,7 @@ def configure(
     json: bool | None = None,
     level: str | int = "info",
     reveal_addresses: bool = False,
+    reveal_keys: bool = False,
     stream: IO[str] | None = None,
 ) -> None:
     """Turn rendering on, for a program using broadcastio (the CLI calls it).
@@ -97,13 +87,16 @@ def configure(
     :param level: the lowest level logged ("debug", "info", "warning", ...).
     :param reveal_addresses: let :class:`LoggingHooks` log full phone numbers
         and email addresses (they are masked by default).
+    :param reveal_keys: let :class:`LoggingHooks` log idempotency keys as
+        they are (by default a keyed hash, as keys may carry personal data).
     :param stream: where lines go (default: ``sys.stderr`` at write time).
     """
-    global _reveal_default
+    global _reveal_default, _reveal_keys_default
+    _reveal_default = reveal_addresses
+    _reveal_keys_default = reveal_keys
     numeric = level if isinstance(level, int) else logging.getLevelNamesMapping().get(level.upper())
     if numeric is None:
         raise ValueError(f"unknown log level {level!r}")
-    _reveal_default = reveal_addresses
     if json is None:
         target = stream or sys.stderr
         json = not (hasattr(target, "isatty") and target.isatty())
@@ -158,11 +151,25 @@ class LoggingHooks:
 
     :param reveal_addresses: log full addresses; by default what
         :func:`configure` said (masked unless told otherwise).
+    :param reveal_keys: log idempotency keys in clear; by default what
+        :func:`configure` said (a keyed hash unless told otherwise).
+    :param key_secret: the HMAC key of the hash (default: random per process);
+        give the same one to every process, and to the OpenTelemetry hooks,
+        to follow one message across them.
     :param logger: a structlog logger to use instead of ``broadcastio``'s.
     """
 
-    def __init__(self, *, reveal_addresses: bool | None = None, logger: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        reveal_addresses: bool | None = None,
+        reveal_keys: bool | None = None,
+        key_secret: bytes | str | None = None,
+        logger: Any = None,
+    ) -> None:
         self._reveal = reveal_addresses
+        self._reveal_keys = reveal_keys
+        self._key_secret = key_secret
         self._logger = logger
 
     @property
@@ -178,9 +185,13 @@ class LoggingHooks:
         reveal = _reveal_default if self._reveal is None else self._reveal
         return {"to": address if reveal else mask_address(address)}
 
-    @staticmethod
-    def _message_fields(send_id: int, message: Message) -> dict[str, Any]:
-        fields: dict[str, Any] = {"send_id": send_id, "idempotency_key": message.metadata.idempotency_key}
+    def _message_fields(self, send_id: int, message: Message) -> dict[str, Any]:
+        key = message.metadata.idempotency_key
+        reveal = _reveal_keys_default if self._reveal_keys is None else self._reveal_keys
+        fields: dict[str, Any] = {
+            "send_id": send_id,
+            "idempotency_key": key if reveal else redact_key(key, secret=self._key_secret),
+        }
         if message.metadata.reference_id is not None:
             fields["reference_id"] = message.metadata.reference_id
         return fields
@@ -246,7 +257,7 @@ class LoggingHooks:
             **self._message_fields(event.send_id, event.message),
             provider=event.provider,
             reason=event.reason,
-            detail=event.detail,
+            detail=scrub(event.detail),
         )
 
     @hookimpl
@@ -266,5 +277,5 @@ class LoggingHooks:
             provider=event.provider,
             healthy=event.health.healthy,
             previously_healthy=event.previously_healthy,
-            detail=event.health.detail,
+            detail=scrub(event.health.detail),
         )

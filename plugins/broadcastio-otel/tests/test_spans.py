@@ -6,8 +6,18 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from broadcastio import DeliveryError, MemoryProvider, Message, Metadata, Recipient, RetryPolicy
+from broadcastio import (
+    DeliveryError,
+    MemoryProvider,
+    Message,
+    Metadata,
+    Orchestrator,
+    Recipient,
+    RetryPolicy,
+    redact_key,
+)
 from broadcastio.providers import DeliveredWithError
+from broadcastio.testing import isolated_plugin_manager
 from broadcastio_otel import OpenTelemetryHooks
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
@@ -35,6 +45,24 @@ class SlowMemoryProvider(MemoryProvider):
         return await super().send(message, address)
 
 
+class TestIdempotencyKeys:
+    async def test_keys_are_hashed_unless_revealed(self, telemetry: Any) -> None:
+        """Spans carry a keyed hash of the key, the same for the same secret; reveal_keys shows it in clear."""
+        key = f"campaign-42:{PHONE}"
+        for reveal in (False, True):
+            hooks = OpenTelemetryHooks(
+                tracer_provider=telemetry.tracer_provider, reveal_keys=reveal, key_secret="shared-secret"
+            )
+            message = Message(recipient=PHONE, text=TEXT, metadata=Metadata(idempotency_key=key))
+            providers = [MemoryProvider("only", "sms")]
+            async with Orchestrator(providers, hooks=[hooks], plugin_manager=isolated_plugin_manager()) as orch:
+                await orch.asend(message)
+        hashed, clear = (span.attributes["broadcastio.idempotency_key"] for span in telemetry.spans("broadcastio.send"))
+        assert clear == key
+        assert hashed == redact_key(key, secret="shared-secret") != redact_key(key)
+        assert PHONE not in str(hashed)
+
+
 class TestSendSpan:
     async def test_one_send_span_per_message_with_the_result(self, telemetry: Any, orchestrator: Any) -> None:
         """A delivered message gives one broadcastio.send span naming the provider, channel and attempt count."""
@@ -51,7 +79,7 @@ class TestSendSpan:
         assert send.attributes["broadcastio.provider"] == "backup"
         assert send.attributes["broadcastio.channel"] == "sms"
         assert send.attributes["broadcastio.attempt.count"] == 3
-        assert send.attributes["broadcastio.idempotency_key"] == "key-1"
+        assert send.attributes["broadcastio.idempotency_key"] == redact_key("key-1")
         assert send.attributes["broadcastio.providers"] == ("primary", "backup")
         assert "broadcastio.error.code" not in send.attributes
 

@@ -21,7 +21,19 @@ from broadcastio import (
 )
 from broadcastio.testing import isolated_plugin_manager
 from broadcastio.testing.servers import closed_port
-from broadcastio_webhook import SIGNATURE_HEADER, WebhookProvider, sign, verify_signature
+from broadcastio_webhook import (
+    GITHUB_SIGNATURE_HEADER,
+    SIGNATURE_HEADER,
+    STANDARD_SIGNATURE_HEADER,
+    WebhookProvider,
+    generate_secret,
+    github_signature,
+    sign,
+    standard_signature,
+    verify_github,
+    verify_signature,
+    verify_standard,
+)
 
 from .conftest import Answer, Receiver
 
@@ -112,10 +124,105 @@ class TestPayload:
         assert receiver.posts == []
 
 
-class TestSignature:
+class TestStandardWebhooks:
+    async def test_default_scheme_signs_id_timestamp_and_body(self, receiver: Receiver) -> None:
+        """By default a request carries webhook-id (the idempotency key), webhook-timestamp and a v1 signature."""
+        secret = generate_secret()
+        provider = WebhookProvider(url=receiver.url, secret=secret)
+        provider._now = lambda: 1_700_000_000.5
+        message = _message()
+        try:
+            await provider.send(message, "ops-team")
+        finally:
+            await provider.aclose()
+        request = receiver.posts[0]
+        assert request.headers["webhook-id"] == message.idempotency_key
+        assert request.headers["webhook-timestamp"] == "1700000000"
+        assert request.headers[STANDARD_SIGNATURE_HEADER].startswith("v1,")
+        assert SIGNATURE_HEADER not in request.headers
+        headers = dict(request.headers)
+        assert verify_standard(secret, headers, request.body, now=1_700_000_010)
+        assert not verify_standard(generate_secret(), headers, request.body, now=1_700_000_010)
+        assert not verify_standard(secret, headers, request.body + b" ", now=1_700_000_010)
+        assert not verify_standard(secret, {**headers, "webhook-id": "other"}, request.body, now=1_700_000_010)
+
+    def test_timestamp_tolerance(self) -> None:
+        """A timestamp more than the tolerance away from now (either way) does not verify: no replays."""
+        secret = generate_secret()
+        headers = {
+            "webhook-id": "msg_1",
+            "webhook-timestamp": "1000",
+            "webhook-signature": standard_signature(secret, "msg_1", 1000, b"{}"),
+        }
+        assert verify_standard(secret, headers, b"{}", now=1300)
+        assert not verify_standard(secret, headers, b"{}", now=1301)
+        assert not verify_standard(secret, headers, b"{}", now=699)
+        assert verify_standard(secret, headers, b"{}", now=1500, tolerance=600)
+
+    def test_spec_example_vector(self) -> None:
+        """The signature matches the Standard Webhooks example (whsec_ secret, base64 key)."""
+        secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        body = b'{"test": 2432232314}'
+        expected = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        assert standard_signature(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == expected
+        headers = {
+            "Webhook-Id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "Webhook-Timestamp": "1614265330",
+            "Webhook-Signature": f"v1,bm90LWl0 {expected}",  # several signatures (key rotation), any one matches
+        }
+        assert verify_standard(secret, headers, body, now=1614265330)
+
+    @pytest.mark.parametrize(
+        "headers",
+        [
+            {},
+            {"webhook-id": "a", "webhook-timestamp": "x", "webhook-signature": "v1,abc"},
+            {"webhook-id": "a", "webhook-timestamp": "42"},
+            {"webhook-id": "a", "webhook-timestamp": "42", "webhook-signature": "v2,abc"},
+        ],
+    )
+    def test_malformed_headers_fail(self, headers: dict[str, str]) -> None:
+        """Missing or malformed Standard Webhooks headers never verify."""
+        assert not verify_standard("whsec_a2V5", headers, b"{}", now=42)
+
+    def test_bad_whsec_secret_is_refused(self) -> None:
+        """A whsec_ secret that is not base64 is a configuration error, not a signature nobody can check."""
+        with pytest.raises(ConfigurationError, match="base64"):
+            WebhookProvider(url="http://127.0.0.1:9/hook", secret="whsec_not base64!")
+
+
+class TestGithubSignature:
+    async def test_github_scheme(self, receiver: Receiver) -> None:
+        """signature="github" sends X-Hub-Signature-256: sha256=<hex> of the body, and nothing else."""
+        provider = WebhookProvider(url=receiver.url, secret="s3cret", signature="github")
+        try:
+            await provider.send(_message(), "ops-team")
+        finally:
+            await provider.aclose()
+        request = receiver.posts[0]
+        header = request.headers[GITHUB_SIGNATURE_HEADER]
+        assert header.startswith("sha256=")
+        assert "webhook-signature" not in request.headers
+        assert verify_github("s3cret", header, request.body)
+        assert not verify_github("other", header, request.body)
+        assert not verify_github("s3cret", header, request.body + b" ")
+        assert not verify_github("s3cret", None, request.body)
+
+    def test_github_documented_vector(self) -> None:
+        """The value GitHub's documentation gives for its test secret and payload."""
+        expected = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        assert github_signature("It's a Secret to Everybody", b"Hello, World!") == expected
+
+    def test_unknown_scheme_is_refused(self) -> None:
+        """Only the three schemes exist."""
+        with pytest.raises(ConfigurationError, match="signature"):
+            WebhookProvider(url="http://127.0.0.1:9/hook", secret="k", signature="stripe")  # type: ignore[arg-type]
+
+
+class TestEarlierSignature:
     async def test_signature_verifies(self, receiver: Receiver) -> None:
-        """With a secret the receiver can verify the body with the shared secret."""
-        provider = WebhookProvider(url=receiver.url, secret="s3cret")
+        """signature="broadcastio" keeps the earlier X-Broadcastio-Signature header."""
+        provider = WebhookProvider(url=receiver.url, secret="s3cret", signature="broadcastio")
         provider._now = lambda: 1_700_000_000.5
         try:
             await provider.send(_message(), "ops-team")
@@ -187,9 +294,19 @@ class TestOutcomes:
         assert result.error.error_class is ErrorClass.TRANSIENT
         assert result.error.code == code
 
-    @pytest.mark.parametrize(
-        ("status", "code"), [(400, ErrorCode.REJECTED), (401, ErrorCode.UNAUTHORIZED), (404, ErrorCode.REJECTED)]
-    )
+    @pytest.mark.parametrize("status", [401, 403])
+    async def test_refused_credentials_raise(self, receiver: Receiver, status: int) -> None:
+        """401 and 403 mean the secret or Authorization header is wrong: a ConfigurationError, like other plugins."""
+        receiver.answer(Answer(status=status, body=b"bad token Bearer abc123 for ops@example.com"))
+        provider = WebhookProvider(url=receiver.url, headers={"Authorization": "Bearer abc123"})
+        try:
+            with pytest.raises(ConfigurationError, match=f"HTTP {status}") as caught:
+                await provider.send(_message(), "ops-team")
+        finally:
+            await provider.aclose()
+        assert "abc123" not in str(caught.value)
+
+    @pytest.mark.parametrize(("status", "code"), [(400, ErrorCode.REJECTED), (404, ErrorCode.REJECTED)])
     async def test_4xx_is_permanent(self, receiver: Receiver, status: int, code: str) -> None:
         """Other 4xx answers are permanent."""
         result = await self._send(receiver, Answer(status=status))
@@ -250,6 +367,8 @@ class TestConfiguration:
             {"X-Evil\n": "a"},
             {"Idempotency-Key": "mine"},
             {"x-broadcastio-signature": "t=1,v1=0"},
+            {"Webhook-Signature": "v1,abc"},
+            {"x-hub-signature-256": "sha256=0"},
             {"": "a"},
         ],
     )
@@ -295,7 +414,7 @@ class TestMockTransport:
         (request,) = seen
         assert request.method == "POST"
         assert str(request.url) == "http://hooks.test/in"
-        assert verify_signature("k", request.headers[SIGNATURE_HEADER], request.content)
+        assert verify_standard("k", dict(request.headers), request.content)
 
 
 class TestThroughOrchestrator:

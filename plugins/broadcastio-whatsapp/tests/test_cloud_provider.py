@@ -326,6 +326,7 @@ class TestMedia:
 ERRORS = [
     (130429, 400, ErrorClass.TRANSIENT),
     (131056, 400, ErrorClass.TRANSIENT),
+    (131048, 400, ErrorClass.TRANSIENT),  # spam rate limit: by its code, not by the 400 it comes with
     (131016, 503, ErrorClass.TRANSIENT),
     (80007, 400, ErrorClass.TRANSIENT),
     (131026, 400, ErrorClass.PERMANENT),

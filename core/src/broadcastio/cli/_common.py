@@ -20,6 +20,7 @@ from broadcastio import (
     Orchestrator,
     UsageError,
 )
+from broadcastio._scrub import scrub
 from broadcastio.config import DEFAULT_CONFIG_FILE, build_orchestrator
 from broadcastio.logs import LoggingHooks
 from broadcastio.plugins import PluginManager, make_plugin_manager
@@ -93,11 +94,11 @@ def handle_errors(func: Callable[..., T]) -> Callable[..., T]:
         try:
             return func(*args, **kwargs)
         except NoHealthyProviderError as exc:
-            raise fail(f"failed: {type(exc).__name__}: {exc}", EXIT_FAILED) from None
+            raise fail(f"failed: {type(exc).__name__}: {scrub(str(exc))}", EXIT_FAILED) from None
         except (ConfigurationError, InvalidMessageError, UsageError) as exc:
-            raise fail(f"error: {type(exc).__name__}: {exc}", EXIT_USAGE) from None
+            raise fail(f"error: {type(exc).__name__}: {scrub(str(exc))}", EXIT_USAGE) from None
         except BroadcastioError as exc:
-            raise fail(f"error: {type(exc).__name__}: {exc}", EXIT_USAGE) from None
+            raise fail(f"error: {type(exc).__name__}: {scrub(str(exc))}", EXIT_USAGE) from None
 
     return wrapper
 

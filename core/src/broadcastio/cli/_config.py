@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 import msgspec
 
+from broadcastio import PluginManager
+from broadcastio._scrub import MASK
 from broadcastio.cli._common import CliState, handle_errors, open_orchestrator, run
 from broadcastio.config import DEFAULT_CONFIG_FILE, Config, load_config
 
@@ -47,8 +51,42 @@ def check(state: CliState, config_file: Path) -> None:
     click.echo(f"{config_file}: OK, {len(enabled)} provider(s) in fallback order: {', '.join(enabled)}{note}")
 
 
-def describe(loaded: Config) -> dict[str, Any]:
-    """The configuration as plain data, defaults filled in, environment values masked."""
+_SECRET_NAME = re.compile(r"(authorization|token|secret|password|passwd|api[_-]?key|apikey|credential)", re.IGNORECASE)
+
+
+def secret_fields_by_type(manager: PluginManager) -> dict[str, tuple[str, ...]]:
+    """Each registered provider type's declared ``secret_fields`` (read off its factory, the class)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for name, record in manager.provider_types().items():
+        fields = getattr(record.factory, "secret_fields", ())
+        found[name] = (
+            tuple(field for field in fields if isinstance(field, str)) if isinstance(fields, tuple | list) else ()
+        )
+    return found
+
+
+def _mask_secrets(value: Any, declared: tuple[str, ...], top: bool = True) -> Any:
+    """Mask declared secret settings, and any key named like a secret (an Authorization header), at any depth."""
+    if isinstance(value, dict):
+        return {
+            key: MASK
+            if (top and key in declared) or (_SECRET_NAME.search(str(key)) and item not in (None, "", MASK))
+            else _mask_secrets(item, declared, top=False)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_secrets(item, declared, top=False) for item in value]
+    return value
+
+
+def describe(loaded: Config, secret_fields: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+    """The configuration as plain data, defaults filled in, secrets masked.
+
+    Values taken from the environment, the settings each provider type
+    declares secret (``secret_fields``, whether written literally or as
+    ``${VAR}``) and keys named like secrets are shown as ``***``.
+    """
+    declared = secret_fields or {}
 
     def policy(value: Any) -> Any:
         return None if value is None else msgspec.to_builtins(value)
@@ -66,7 +104,7 @@ def describe(loaded: Config) -> dict[str, Any]:
                 "enabled": p.enabled,
                 "retry": policy(p.retry),
                 "rate_limit": policy(p.rate_limit),
-                "settings": p.masked_settings(),
+                "settings": _mask_secrets(p.masked_settings(), declared.get(p.type, ())),
             }
             for p in loaded.providers
         ],
@@ -81,7 +119,9 @@ def show(state: CliState, config_file: Path) -> None:
     """Print the configuration as broadcastio reads it, as JSON.
 
     Policies show every field (defaults filled in); values taken from the
-    environment are masked. A section left out shows as null: the
-    Orchestrator's default applies.
+    environment and every setting a provider declares secret are masked. A
+    section left out shows as null: the Orchestrator's default applies.
     """
-    click.echo(json.dumps(describe(load_config(config_file, env=state.env)), indent=2, default=str))
+    loaded = load_config(config_file, env=state.env)
+    secrets = secret_fields_by_type(state.plugin_manager_factory())
+    click.echo(json.dumps(describe(loaded, secrets), indent=2, default=str))

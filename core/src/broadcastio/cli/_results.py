@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from broadcastio import DeliveryResult, encode_result
+from broadcastio._scrub import scrub_result
 from broadcastio.cli._common import EXIT_USAGE, fail
 from broadcastio.cli._render import Tally
 
@@ -42,7 +43,7 @@ class RowMap:
 
 
 def _line(result: DeliveryResult, row: int | None) -> bytes:
-    encoded = encode_result(result)
+    encoded = encode_result(scrub_result(result))  # results files get passed around: no secrets, no addresses
     if row is None:
         return encoded + b"\n"
     return b'{"row":' + str(row).encode() + b"," + encoded[1:] + b"\n"

@@ -21,7 +21,7 @@ from broadcastio._ratelimit import RateLimit
 from broadcastio._retry import RetryPolicy
 from broadcastio._routing import check_max_in_flight
 from broadcastio.config._schema import Document, ProviderSection, set_fields
-from broadcastio.config._toml import EnvError, KeyPath, expand_env, format_path, index_lines, line_of
+from broadcastio.config._toml import EnvError, KeyPath, NestingError, expand_env, format_path, index_lines, line_of, load_toml
 from broadcastio.plugins import PluginManager, make_plugin_manager
 
 __all__ = [
@@ -236,8 +236,8 @@ def _provider(
 def parse_config(text: str, *, source: str = "<string>", env: Mapping[str, str] | None = None) -> Config:
     """Parse and validate configuration text; ``source`` names it in errors."""
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        raw = load_toml(text)  # depth-capped: deep input is a ConfigFileError, not a RecursionError
+    except (tomllib.TOMLDecodeError, NestingError) as exc:
         position = _TOML_POSITION.search(str(exc))
         reason = _TOML_POSITION.sub("", str(exc))
         raise ConfigFileError(

@@ -12,13 +12,38 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["EnvError", "KeyPath", "expand_env", "format_path", "index_lines", "line_of"]
+__all__ = ["EnvError", "KeyPath", "NestingError", "expand_env", "format_path", "index_lines", "line_of", "load_toml"]
 
 KeyPath = tuple[str | int, ...]
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _ENV_TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+MAX_DEPTH = 32
+"""Tables and arrays nested deeper than this are refused: no real configuration
+needs it, and the parser and validators recurse."""
+
+
+class NestingError(ValueError):
+    """A TOML document nested deeper than :data:`MAX_DEPTH`."""
+
+
+def load_toml(text: str) -> dict[str, Any]:
+    """``tomllib.loads`` with a nesting cap, so deep input is an error and not a RecursionError."""
+    try:
+        document = tomllib.loads(text)
+    except RecursionError:
+        raise NestingError(f"nested deeper than {MAX_DEPTH} levels") from None
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise NestingError(f"nested deeper than {MAX_DEPTH} levels")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return document
 
 
 def format_path(path: KeyPath) -> str:

@@ -19,6 +19,7 @@ import threading
 from typing import Any
 
 from broadcastio import DeliveryError, hookimpl
+from broadcastio.logs import redact_key
 from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
@@ -28,6 +29,7 @@ from broadcastio.events import (
     SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
+    hookimpl,
 )
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
@@ -85,6 +87,10 @@ class OpenTelemetryHooks:
     :param meter_provider: where metrics go (default: the global meter provider).
     :param max_pending: sends tracked at once; beyond it the oldest unfinished
         send's span is ended as unfinished, so memory stays bounded.
+    :param reveal_keys: put idempotency keys on spans in clear; by default a
+        keyed hash (:func:`broadcastio.logs.redact_key`), as keys may carry personal data.
+    :param key_secret: the HMAC key of that hash (default: random per process);
+        give ``LoggingHooks`` the same one to match spans to log lines.
     """
 
     def __init__(
@@ -93,8 +99,13 @@ class OpenTelemetryHooks:
         meter_provider: metrics.MeterProvider | None = None,
         *,
         max_pending: int = DEFAULT_MAX_PENDING,
+        reveal_keys: bool = False,
+        key_secret: bytes | str | None = None,
     ) -> None:
         from broadcastio_otel import __version__
+
+        self._reveal_keys = reveal_keys
+        self._key_secret = key_secret
 
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
@@ -116,6 +127,9 @@ class OpenTelemetryHooks:
         self._sends: dict[_SendKey, _Send] = {}
         self._lock = threading.Lock()  # orchestrators on other threads share the default instance
 
+    def _key_attribute(self, key: str) -> str:
+        return key if self._reveal_keys else redact_key(key, secret=self._key_secret)
+
     @property
     def pending(self) -> int:
         """Sends started and not yet finished (for tests and health checks)."""
@@ -131,7 +145,7 @@ class OpenTelemetryHooks:
             kind=trace.SpanKind.INTERNAL,
             start_time=_ns(event.started_at),
             attributes={
-                n.IDEMPOTENCY_KEY: metadata.idempotency_key,
+                n.IDEMPOTENCY_KEY: self._key_attribute(metadata.idempotency_key),
                 n.PRIORITY: metadata.priority,
                 n.PROVIDERS: list(event.providers),
             },
@@ -215,7 +229,7 @@ class OpenTelemetryHooks:
         attributes: dict[str, Any] = {
             n.RESULT_STATUS: result.status,
             n.ATTEMPT_COUNT: attempts,
-            n.IDEMPOTENCY_KEY: event.message.metadata.idempotency_key,
+            n.IDEMPOTENCY_KEY: self._key_attribute(event.message.metadata.idempotency_key),
             **_error_attributes(result.error),
         }
         if result.provider is not None:

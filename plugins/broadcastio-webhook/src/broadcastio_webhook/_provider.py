@@ -18,14 +18,34 @@ from broadcastio import ConfigurationError, DeliveryError, DeliveryResult, Messa
 from broadcastio.http import HttpProvider, Response, error_from_status, parse_retry_after
 
 from broadcastio_webhook._payload import encode_payload
-from broadcastio_webhook._signing import SIGNATURE_HEADER, sign
+from broadcastio_webhook._signing import (
+    GITHUB_SIGNATURE_HEADER,
+    SIGNATURE_HEADER,
+    SIGNATURE_SCHEMES,
+    STANDARD_ID_HEADER,
+    STANDARD_SIGNATURE_HEADER,
+    STANDARD_TIMESTAMP_HEADER,
+    SignatureScheme,
+    check_secret,
+    signature_headers,
+)
 
 __all__ = ["IDEMPOTENCY_HEADER", "WebhookProvider"]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 """The request header carrying the message's idempotency key."""
 
-_RESERVED = frozenset({IDEMPOTENCY_HEADER.lower(), SIGNATURE_HEADER.lower()})
+_RESERVED = frozenset(
+    header.lower()
+    for header in (
+        IDEMPOTENCY_HEADER,
+        SIGNATURE_HEADER,
+        GITHUB_SIGNATURE_HEADER,
+        STANDARD_ID_HEADER,
+        STANDARD_TIMESTAMP_HEADER,
+        STANDARD_SIGNATURE_HEADER,
+    )
+)
 _SNIPPET = 200
 _USER_AGENT = f"broadcastio-webhook/{importlib.metadata.version('broadcastio-webhook')}"
 _HEALTH_TIMEOUT = 5.0
@@ -70,8 +90,13 @@ class WebhookProvider(HttpProvider):
     """POSTs each message as JSON to ``url``.
 
     :param url: where to POST (http:// or https://); never taken from message data.
-    :param secret: when set, each request carries an HMAC-SHA256 signature
-        header (``X-Broadcastio-Signature: t=<ts>,v1=<hex>``); hidden from repr.
+    :param secret: when set, each request is signed with HMAC-SHA256; hidden
+        from repr. For ``"standard"`` use a ``whsec_<base64>`` secret
+        (:func:`generate_secret`) to match Standard Webhooks libraries.
+    :param signature: the signature scheme: ``"standard"`` (Standard Webhooks:
+        ``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64>``),
+        ``"github"`` (``X-Hub-Signature-256: sha256=<hex>``) or ``"broadcastio"``
+        (the earlier ``X-Broadcastio-Signature``).
     :param headers: extra request headers (an ``Authorization`` token, say).
     :param timeout: seconds for connect, write and read each.
     :param idempotent: declare that the receiver deduplicates by the
@@ -88,6 +113,7 @@ class WebhookProvider(HttpProvider):
         *,
         url: str,
         secret: str | None = None,
+        signature: SignatureScheme = "standard",
         headers: Mapping[str, str] | None = None,
         timeout: float = 10.0,
         idempotent: bool = False,
@@ -99,6 +125,16 @@ class WebhookProvider(HttpProvider):
             raise ConfigurationError(f"webhook {name!r}: url must be a URL without whitespace")
         if secret is not None and (not isinstance(secret, str) or not secret):
             raise ConfigurationError(f"webhook {name!r}: secret must be a non-empty string or None")
+        if signature not in SIGNATURE_SCHEMES:
+            raise ConfigurationError(
+                f"webhook {name!r}: signature must be one of {', '.join(map(repr, SIGNATURE_SCHEMES))}, "
+                f"got {signature!r}"
+            )
+        if secret is not None and signature == "standard":
+            try:
+                check_secret(secret)
+            except ValueError as exc:
+                raise ConfigurationError(f"webhook {name!r}: secret: {exc}") from None
         extra_headers = _check_headers(name, headers)
         super().__init__(
             name=name,
@@ -112,23 +148,32 @@ class WebhookProvider(HttpProvider):
         )
         self.url = url
         self.secret = secret
+        self.signature: SignatureScheme = signature
         self.idempotent = bool(idempotent)
-        self._key = secret.encode() if secret else None
         self._health_timeout = min(timeout, _HEALTH_TIMEOUT)
         self._now: Callable[[], float] = time.time  # tests pin the signature's timestamp
 
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """POST one message; the answer's status decides the result."""
         body = encode_payload(message, address)
-        headers = {IDEMPOTENCY_HEADER: message.metadata.idempotency_key}
-        if self._key is not None:
-            headers[SIGNATURE_HEADER] = sign(self._key, body, timestamp=int(self._now()))
+        key = message.metadata.idempotency_key
+        headers = {IDEMPOTENCY_HEADER: key}
+        if self.secret is not None:
+            headers.update(
+                signature_headers(self.signature, self.secret, message_id=key, body=body, timestamp=int(self._now()))
+            )
         response = await self.request("POST", self.url, content=body, headers=headers)
         if isinstance(response, DeliveryError):
             return DeliveryResult.failure(response)
         status = response.status_code
         if 200 <= status < 300:
             return DeliveryResult.success(_message_id(response))
+        if status in (401, 403):
+            # Like the other HTTP plugins: wrong credentials fail every message, so stop instead of failing each.
+            raise ConfigurationError(
+                f"webhook {self.name!r}: the receiver refused the request (HTTP {status}); "
+                "check the secret, the signature scheme and the Authorization header"
+            )
         snippet = response.content[:_SNIPPET].decode("utf-8", "replace").strip()
         text = f"webhook answered HTTP {status}" + (f": {snippet}" if snippet else "")
         retry_after = parse_retry_after(response.headers.get("Retry-After"))

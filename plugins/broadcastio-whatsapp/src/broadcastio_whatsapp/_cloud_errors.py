@@ -21,6 +21,7 @@ TRANSIENT_CODES = frozenset(
         80007,  # WhatsApp Business Account rate limit
         130429,  # throughput rate limit
         131016,  # service unavailable
+        131048,  # spam rate limit: this number sent too much that recipients flagged; Meta answers HTTP 400
         131056,  # too many messages to the same recipient (pair rate limit)
     }
 )
