@@ -60,7 +60,7 @@ MOVED = {
         "SkipEvent",
     ),
     "broadcastio.plugins": ("PluginFailure", "PluginInfo", "PluginManager", "make_plugin_manager"),
-    "broadcastio.logs": ("LoggingHooks", "configure_logging", "mask_address"),
+    "broadcastio.logs": ("LoggingHooks", "configure_logging", "mask_address", "redact_key"),
 }
 
 

@@ -29,6 +29,7 @@ import structlog
 
 from broadcastio._log import ROOT_LOGGER, get_logger
 from broadcastio._models import Message
+from broadcastio._scrub import mask_address, redact_key, scrub
 from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
@@ -38,8 +39,6 @@ from broadcastio.events import (
     SendAbortedEvent,
     SkipEvent,
 )
-from broadcastio._models import Message
-from broadcastio._scrub import mask_address, redact_key, scrub
 from broadcastio.hookspecs import hookimpl
 
 __all__ = ["LoggingHooks", "configure", "configure_logging", "get_logger", "mask_address", "redact_key"]

@@ -11,10 +11,10 @@ from typing import Any
 import click
 import msgspec
 
-from broadcastio import PluginManager
 from broadcastio._scrub import MASK
 from broadcastio.cli._common import CliState, handle_errors, open_orchestrator, run
 from broadcastio.config import DEFAULT_CONFIG_FILE, Config, load_config
+from broadcastio.plugins import PluginManager
 
 __all__ = ["config", "describe"]
 

@@ -21,7 +21,16 @@ from broadcastio._ratelimit import RateLimit
 from broadcastio._retry import RetryPolicy
 from broadcastio._routing import check_max_in_flight
 from broadcastio.config._schema import Document, ProviderSection, set_fields
-from broadcastio.config._toml import EnvError, KeyPath, NestingError, expand_env, format_path, index_lines, line_of, load_toml
+from broadcastio.config._toml import (
+    EnvError,
+    KeyPath,
+    NestingError,
+    expand_env,
+    format_path,
+    index_lines,
+    line_of,
+    load_toml,
+)
 from broadcastio.plugins import PluginManager, make_plugin_manager
 
 __all__ = [

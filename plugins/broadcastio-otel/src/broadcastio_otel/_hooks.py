@@ -19,7 +19,6 @@ import threading
 from typing import Any
 
 from broadcastio import DeliveryError, hookimpl
-from broadcastio.logs import redact_key
 from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
@@ -29,8 +28,8 @@ from broadcastio.events import (
     SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
-    hookimpl,
 )
+from broadcastio.logs import redact_key
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 

@@ -91,7 +91,9 @@ class TeamsProvider(HttpProvider):
         if isinstance(built, DeliveryError):
             return DeliveryResult.failure(built)
         body, _ = built
-        response = await self.request("POST", self._hook_url, content=body, headers={"Content-Type": "application/json"})
+        response = await self.request(
+            "POST", self._hook_url, content=body, headers={"Content-Type": "application/json"}
+        )
         if isinstance(response, DeliveryError):
             return DeliveryResult.failure(self._clean(response))
         status = response.status_code
