@@ -43,6 +43,16 @@ class OutboxStatus(Struct, frozen=True, kw_only=True):
         """Rows that are not final: pending, sending and unknown."""
         return self.pending + self.sending + self.unknown
 
+    @property
+    def done(self) -> int:
+        """Final rows: sent and failed."""
+        return self.sent + self.failed
+
+    @property
+    def left(self) -> int:
+        """The same as :attr:`open`, named as for a campaign."""
+        return self.open
+
 
 class CampaignStatus(Struct, frozen=True, kw_only=True):
     """One campaign (a named broadcast journalled in the outbox), counted from its rows.
