@@ -502,14 +502,19 @@ def release(conn: sqlite3.Connection, owner: str, now: float) -> None:
     )
 
 
-def waiting(conn: sqlite3.Connection, campaign: int | None, owner: str, now: float) -> tuple[int, float | None, int, float | None]:
-    """(deferred rows, earliest due time; rows leased by other live runs, latest lease end)."""
+def waiting(
+    conn: sqlite3.Connection, campaign: int | None, owner: str, now: float
+) -> tuple[int, float | None, int, float | None]:
+    """(rows waiting for a later attempt, the earliest due time: ``now`` when some
+    are due already; rows leased by other live runs, the latest lease end)."""
     scope, params = ("campaign = ? AND ", (campaign,)) if campaign is not None else ("", ())
     deferred, due = conn.execute(
         f"SELECT count(*), min(next_attempt_at) FROM outbox WHERE {scope}state = 'pending' AND owner IS NULL "
-        "AND next_attempt_at > ?",
-        (*params, now),
+        "AND next_attempt_at IS NOT NULL",
+        params,
     ).fetchone()
+    if due is not None:
+        due = max(due, now)
     leased = 0
     until: float | None = None
     for row_owner, row_until in conn.execute(
