@@ -285,7 +285,7 @@ def campaign_journalled(conn: sqlite3.Connection, campaign: int, now: float) -> 
 
 _INSERT = (
     "INSERT INTO outbox (idempotency_key, state, reference_id, created_at, updated_at, message, campaign, "
-    "row_number) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?)"
+    "row_number) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
 )
 
 
@@ -298,40 +298,44 @@ def ingest_chunk(
     messages already journalled: a final row's stored result, a busy result
     for a row another live run holds (or a key given twice in this chunk).
     A known row that is not final joins ``campaign`` and is sent by the run.
+    New keys are inserted first (one ``executemany``); only when some were
+    already there are those rows read back, so a fresh campaign costs no lookups.
     """
-    keys = [message.metadata.idempotency_key for _, message in items]
-    known: dict[str, Sequence[Any]] = {}
-    for start in range(0, len(keys), 500):
-        part = keys[start : start + 500]
-        marks = ",".join("?" * len(part))
-        for row in conn.execute(f"SELECT {_ROW_COLUMNS} FROM outbox WHERE idempotency_key IN ({marks})", part):
-            known[row[1]] = row
     given: list[DeliveryResult] = []
-    adopt: list[int] = []
     fresh: set[str] = set()
     new_rows: list[tuple[Any, ...]] = []
     encode = _encoder.encode
-    for (number, message), key in zip(items, keys, strict=True):
-        row = known.get(key)
-        if row is None:
-            if key in fresh:
-                given.append(_busy(key, message.metadata.reference_id).result)  # type: ignore[arg-type]
-                continue
-            fresh.add(key)
-            new_rows.append((key, message.metadata.reference_id, now, now, encode(message), campaign, number))
+    for number, message in items:
+        metadata = message.metadata
+        key = metadata.idempotency_key
+        if key in fresh:  # the same key twice in one chunk: the first copy is the one sent
+            given.append(_busy(key, metadata.reference_id).result)  # type: ignore[arg-type]
             continue
-        state, row_owner, until = row[2], row[3], row[4]
-        if state in FINAL_STATES:
-            given.append(stored_result(row))
-        elif row_owner is not None and until is not None and until > now and not owner_is_dead(row_owner):
-            given.append(_busy(key, row[6]).result)  # type: ignore[arg-type]
-        elif row[14] != campaign:
-            adopt.append(row[0])
-    if new_rows:
-        conn.executemany(_INSERT, new_rows)
+        fresh.add(key)
+        new_rows.append((key, metadata.reference_id, now, now, encode(message), campaign, number))
+    base = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+    before = conn.total_changes
+    conn.executemany(_INSERT, new_rows)
+    added = conn.total_changes - before
+    if added == len(new_rows):
+        return added, given
+    keys = [row[0] for row in new_rows]
+    adopt: list[int] = []
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        marks = ",".join("?" * len(part))
+        query = f"SELECT {_ROW_COLUMNS} FROM outbox WHERE idempotency_key IN ({marks}) AND id <= ?"
+        for row in conn.execute(query, (*part, base)):
+            state, row_owner, until = row[2], row[3], row[4]
+            if state in FINAL_STATES:
+                given.append(stored_result(row))
+            elif row_owner is not None and until is not None and until > now and not owner_is_dead(row_owner):
+                given.append(_busy(row[1], row[6]).result)  # type: ignore[arg-type]
+            elif row[14] != campaign:
+                adopt.append(row[0])
     if adopt and campaign is not None:
         conn.executemany("UPDATE outbox SET campaign = ? WHERE id = ?", [(campaign, row_id) for row_id in adopt])
-    return len(new_rows), given
+    return added, given
 
 
 def claim_due(
