@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing as mp
 import math
+import multiprocessing as mp
 import os
 import subprocess
 import sys
@@ -139,7 +139,10 @@ def main() -> int:
             print(f"{label:<40} {args.n / seconds:>9,.0f} msg/s  ({ok} ok in {seconds:.2f} s)")
         ok, seconds = _measure(ctx, "ingest", url, INGEST_ROWS, None)
         ingest = INGEST_ROWS / seconds
-        print(f"{'journal ingest, ' + format(INGEST_ROWS, ',') + ' rows (FULL)':<40} {ingest:>9,.0f} rows/s ({ok} new in {seconds:.2f} s)")
+        print(
+            f"{'journal ingest, ' + format(INGEST_ROWS, ',') + ' rows (FULL)':<40} {ingest:>9,.0f} rows/s "
+            f"({ok} new in {seconds:.2f} s)"
+        )
     finally:
         sink.terminate()
     attach = _attach_peak_mb()

@@ -309,7 +309,8 @@ class TestStopping:
         assert outbox.status() == OutboxStatus(pending=5, total=5)
         refused = next(outbox.rows())
         assert refused.last_error_code == "outbox.stopped_by_configuration_error"
-        assert refused.owner is None and refused.next_attempt_at is None
+        assert refused.owner is None
+        assert refused.next_attempt_at is None
         results = await collect(make_orchestrator([FakeProvider()]).aresume(outbox))
         assert [r.status for r in results] == ["delivered"] * 5
 

@@ -108,7 +108,9 @@ class TestJournalFirst:
 
 
 class TestTransientIsNeverFinal:
-    async def test_transient_failures_are_retried_within_the_run(self, outbox: Outbox, make_orchestrator: Build) -> None:
+    async def test_transient_failures_are_retried_within_the_run(
+        self, outbox: Outbox, make_orchestrator: Build
+    ) -> None:
         """A transient failure defers the row; the run tries it again when due and delivers it."""
         provider = FakeProvider(outcomes=(DeliveryError.transient("service_unavailable", "503"),) * 3)
         results = await collect(make_orchestrator([provider]).abroadcast(messages(5), outbox=outbox, concurrency=2))
@@ -123,9 +125,11 @@ class TestTransientIsNeverFinal:
         before = outbox.now()
         results = await collect(make_orchestrator([provider]).abroadcast([message(1)], outbox=outbox, deadline=1.0))
         assert [r.status for r in results] == ["failed"]  # one result per message: not delivered (yet)
-        assert results[0].error is not None and results[0].error.code == "rate_limited"
+        assert results[0].error is not None
+        assert results[0].error.code == "rate_limited"
         (row,) = outbox.rows()
-        assert row.state == "pending" and row.owner is None
+        assert row.state == "pending"
+        assert row.owner is None
         assert row.next_attempt_at is not None
         assert 29 <= row.next_attempt_at.timestamp() - before <= 32
 
@@ -141,7 +145,8 @@ class TestTransientIsNeverFinal:
         )
         assert len(results) == 6
         assert outbox.status() == OutboxStatus(pending=4, sent=2, total=6)
-        assert control.deferred == 4 and control.deferred_until is not None
+        assert control.deferred == 4
+        assert control.deferred_until is not None
         await asyncio.sleep(0.25)
         resumed = await collect(orchestrator.aresume(outbox, deadline=0))
         assert [r.status for r in resumed] == ["delivered"] * 4
@@ -154,7 +159,8 @@ class TestTransientIsNeverFinal:
         results = await collect(orchestrator.abroadcast(messages(50), outbox=outbox, concurrency=4, deadline=0))
         assert len(results) == 50
         status = outbox.status()
-        assert status.failed == 0 and status.unknown == 0
+        assert status.failed == 0
+        assert status.unknown == 0
         await asyncio.sleep(0.3)
         await collect(orchestrator.aresume(outbox, deadline=5))
         assert outbox.status() == OutboxStatus(sent=50, total=50)
@@ -166,7 +172,9 @@ class TestTransientIsNeverFinal:
         provider = FakeProvider(channel="sms", outcomes=(DeliveryError.permanent("invalid_recipient", "bad"),))
         from broadcastio import Recipient
 
-        unreachable = Message(recipient=Recipient(email="a@example.org"), text="x", metadata=Metadata(idempotency_key="u"))
+        unreachable = Message(
+            recipient=Recipient(email="a@example.org"), text="x", metadata=Metadata(idempotency_key="u")
+        )
         results = await collect(make_orchestrator([provider]).abroadcast([message(1), unreachable], outbox=outbox))
         assert sorted(r.status for r in results) == ["failed", "failed"]
         assert outbox.status() == OutboxStatus(failed=2, total=2)
@@ -184,8 +192,10 @@ class TestStops:
             if seen == 8:
                 control.stop(grace=5.0)
         status = outbox.status()
-        assert status.unknown == 0 and status.sending == 0  # everything in flight finished within the grace
-        assert status.total == 200 and status.sent == provider.calls
+        assert status.unknown == 0
+        assert status.sending == 0
+        assert status.total == 200
+        assert status.sent == provider.calls
         assert [row for row in outbox.rows() if row.owner is not None] == []
         await collect(orchestrator.aresume(outbox))
         assert outbox.status() == OutboxStatus(sent=200, total=200)
@@ -213,14 +223,17 @@ class TestStops:
             seen += 1
             if seen == 4:
                 control.stop()
-        assert seen <= 8 and provider.calls == seen
+        assert seen <= 8
+        assert provider.calls == seen
 
 
 class TestTakeOver:
     async def test_a_dead_processes_lease_is_taken_at_once(self, outbox: Outbox, make_orchestrator: Build) -> None:
         """A lease whose owner is a dead process of this host does not make resume wait."""
         outbox.add(messages(2))
-        child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        child = subprocess.run(  # noqa: ASYNC221  (a short-lived child, to get a pid that is surely dead)
+            [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+        )
         dead = f"{outbox.owner.split(':')[0]}:{int(child.stdout)}:deadbeef/1"
         far = outbox.now() + 3600
         force(outbox, "UPDATE outbox SET owner = ?, next_attempt_at = ?", dead, far)
@@ -237,7 +250,8 @@ class TestTakeOver:
         control = RunControl()
         results = await collect(make_orchestrator([FakeProvider()]).aresume(outbox, control=control))
         assert len(results) == 1
-        assert control.leased == 1 and control.leased_until == pytest.approx(far)
+        assert control.leased == 1
+        assert control.leased_until == pytest.approx(far)
 
 
 def poison(box: Outbox, row_id: int) -> None:
@@ -259,10 +273,12 @@ class TestBadRows:
         assert len(list(outbox.rows(messages=True))) == 600  # listing never raises
         provider = FakeProvider()
         results = await collect(make_orchestrator([provider]).aresume(outbox))
-        assert len(results) == 600 and provider.calls == 599
+        assert len(results) == 600
+        assert provider.calls == 599
         assert outbox.status() == OutboxStatus(sent=599, failed=1, total=600)
         (bad,) = outbox.rows(state="failed", messages=True)
-        assert bad.idempotency_key == "key-299" and bad.message is None
+        assert bad.idempotency_key == "key-299"
+        assert bad.message is None
         assert bad.last_error_code == "outbox.undecodable_row"
         assert "cannot be decoded" in (bad.last_error_message or "")
 
@@ -291,12 +307,17 @@ def test_a_version_1_outbox_is_upgraded(tmp_path: Path) -> None:
         """
     )
     blob = msgspec.msgpack.encode(message(1))
-    conn.execute("INSERT INTO outbox (idempotency_key, state, created_at, updated_at, message) VALUES ('key-1', 'pending', 1, 1, ?)", (blob,))
+    conn.execute(
+        "INSERT INTO outbox (idempotency_key, state, created_at, updated_at, message) "
+        "VALUES ('key-1', 'pending', 1, 1, ?)",
+        (blob,),
+    )
     conn.commit()
     conn.close()
     with Outbox(path) as box:
         (row,) = box.rows(messages=True)
-        assert row.message == message(1) and row.campaign is None
+        assert row.message == message(1)
+        assert row.campaign is None
         orchestrator = real([FakeProvider()])
         try:
             assert [r.status for r in orchestrator.resume(box)] == ["delivered"]

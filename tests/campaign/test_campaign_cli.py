@@ -44,7 +44,9 @@ class Receiver:
 
 
 def start_receiver(*options: str) -> tuple[subprocess.Popen[str], Receiver]:
-    process = subprocess.Popen([sys.executable, str(HERE / "_receiver.py"), *options], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "_receiver.py"), *options], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None
     line = process.stdout.readline()
     assert line.startswith("PORT "), line
@@ -205,7 +207,7 @@ def test_a_second_sigint_stops_at_once(tmp_path: Path, receiver: Receiver) -> No
     process.send_signal(signal.SIGINT)
     time.sleep(0.2)
     process.send_signal(signal.SIGINT)
-    code, out, err = finish(process)
+    code, _, err = finish(process)
     assert code == 130, err[-2000:]
     assert time.monotonic() - started < 10
     assert "stopping now" in err
@@ -214,9 +216,10 @@ def test_a_second_sigint_stops_at_once(tmp_path: Path, receiver: Receiver) -> No
     listing = finish(cli(tmp_path, "outbox", "list", "box.db", "--status", "unknown", "--json"))
     assert listing[0] == 0
     rows = [json.loads(line) for line in listing[1].splitlines()]
-    assert len(rows) == 4 and all(row["error_code"] == "outbox.interrupted" for row in rows)
+    assert len(rows) == 4
+    assert all(row["error_code"] == "outbox.interrupted" for row in rows)
     assert all(row["row"] is not None and "user-" not in row["to"] for row in rows)  # masked
-    code, out, err = resume(tmp_path, "--concurrency", "50")
+    code, _out, err = resume(tmp_path, "--concurrency", "50")
     assert code == 3, err[-2000:]  # four may have been delivered: not resent, listed
     assert "may have been delivered" in err
     check_at_most_once(tmp_path, receiver)
@@ -246,11 +249,11 @@ def test_a_one_second_outage_at_the_start_does_not_fail_the_campaign(tmp_path: P
     """3,000 messages through a receiver answering 503 for its first second: all delivered,
     in the same run (deferred rows are retried once the breaker lets them) or after one resume."""
     write_campaign(tmp_path, receiver, 3000, idempotent=True, attempts=3)
-    code, out, err = finish(broadcast(tmp_path, "--json", "--deadline", "20"))
+    code, _, err = finish(broadcast(tmp_path, "--json", "--deadline", "20"))
     if code != 0:  # the breaker kept them back past the deadline: still pending, never failed
         assert code == 4, err[-2000:]
         assert count(tmp_path, "state = 'failed'") == 0
-        code, out, err = resume(tmp_path)
+        code, _out, err = resume(tmp_path)
     assert code == 0, err[-2000:]
     assert count(tmp_path) == 3000
     assert receiver.stats()["refused"] > 0  # the outage was met

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from broadcastio._errors import ConfigurationError, InvalidMessageError
 from broadcastio._models import DeliveryResult, Message
@@ -93,6 +93,7 @@ class RunControl:
         return self._stop_event, self._abort_event
 
 
+@runtime_checkable
 class Source(Protocol):
     """Where workers take their next piece of work from."""
 
@@ -182,7 +183,7 @@ async def stream_results(
     (the journal's claimed rows). ``control`` stops the run gracefully.
     """
     check_concurrency(concurrency)
-    source: Source = messages if hasattr(messages, "poll") else message_source(messages)  # type: ignore[arg-type]
+    source = messages if isinstance(messages, Source) else message_source(messages)
     results: asyncio.Queue[Any] = asyncio.Queue(maxsize=concurrency)
     failure: list[BaseException] = []
     idle: set[asyncio.Task[Any]] = set()

@@ -118,15 +118,13 @@ def list_rows(
         table.add_column(column, justify="right" if column in ("row", "attempts") else "left")
     shown = 0
     try:
-        for row in box.rows(wanted, messages=True, campaign=campaign):  # type: ignore[arg-type]
+        for row in box.rows(wanted, messages=True, campaign=campaign):
             if limit is not None and shown >= limit:
                 break
             shown += 1
             to = _address(row.message, state.reveal_addresses)
             reason = (
-                f"{row.last_error_class} {row.last_error_code}: {row.last_error_message}"
-                if row.last_error_code
-                else ""
+                f"{row.last_error_class} {row.last_error_code}: {row.last_error_message}" if row.last_error_code else ""
             )
             when = row.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if row.next_attempt_at else ""
             if as_json:

@@ -52,7 +52,7 @@ class JournalRows:
         if key is None:
             return None
         found = self._conn.execute("SELECT row_number FROM outbox WHERE idempotency_key = ?", (key,)).fetchone()
-        return None if found is None else found[0]  # type: ignore[no-any-return]
+        return None if found is None or found[0] is None else int(found[0])
 
     def close(self) -> None:
         self._conn.close()

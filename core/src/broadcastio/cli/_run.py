@@ -159,8 +159,8 @@ def print_left(
         click.echo(f"to finish: {resume_command(outbox_path, config_path, campaign)}", err=True)
     if counts.unknown:
         click.echo(
-            f"{counts.unknown} message(s) may have been delivered: broadcastio outbox list {shlex.quote(str(outbox_path))} "
-            "--status unknown",
+            f"{counts.unknown} message(s) may have been delivered: "
+            f"broadcastio outbox list {shlex.quote(str(outbox_path))} --status unknown",
             err=True,
         )
 

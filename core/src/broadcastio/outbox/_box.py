@@ -218,7 +218,9 @@ class Outbox:
     def campaign(self, name: str) -> CampaignStatus:
         """The counts of campaign ``name``; ``UsageError`` when the outbox has none of that name."""
         with self._reader() as conn:
-            found = conn.execute("SELECT id, created_at, journalled_at FROM campaigns WHERE name = ?", (name,)).fetchone()
+            found = conn.execute(
+                "SELECT id, created_at, journalled_at FROM campaigns WHERE name = ?", (name,)
+            ).fetchone()
             if found is None:
                 known = [row[0] for row in conn.execute("SELECT name FROM campaigns ORDER BY id")]
                 raise UsageError(f"no campaign named {name!r} in this outbox; campaigns: {', '.join(known) or 'none'}")

@@ -152,7 +152,7 @@ class JournalRun:
                 return None
         if error.retry_after is not None:
             return now + error.retry_after
-        delay = self.outbox.retry_delay * (2 ** min(decision.attempts, 30))
+        delay: float = self.outbox.retry_delay * 2.0 ** min(decision.attempts, 30)
         return now + min(delay, self.outbox.max_retry_delay)
 
     def _outcome(self, decision: Decision, result: DeliveryResult, now: float) -> tuple[float | None, Any]:
@@ -372,9 +372,7 @@ async def journalled_broadcast(
     """
     if campaign is not None and (not isinstance(campaign, str) or not campaign):
         raise UsageError("campaign= must be a non-empty string")
-    run = JournalRun(
-        outbox, deliver, slots, all_slots, concurrency=concurrency, deadline=deadline, control=control
-    )
+    run = JournalRun(outbox, deliver, slots, all_slots, concurrency=concurrency, deadline=deadline, control=control)
     name = campaign or default_campaign_name()
     run.control.campaign = name
 
@@ -409,9 +407,7 @@ async def journalled_resume(
     idempotent here, otherwise their stored result is yielded. Rows another
     live run holds are left alone and not yielded.
     """
-    run = JournalRun(
-        outbox, deliver, slots, all_slots, concurrency=concurrency, deadline=deadline, control=control
-    )
+    run = JournalRun(outbox, deliver, slots, all_slots, concurrency=concurrency, deadline=deadline, control=control)
     if campaign is not None:
         outbox.campaign(campaign)  # raises UsageError naming the campaigns when unknown
         run.campaign = await run.writer.submit(open_campaign, campaign, outbox.now())

@@ -140,9 +140,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     for statement in _TABLES.split(";"):
         if statement.strip():
             conn.execute(statement)
-    conn.execute(
-        "INSERT OR REPLACE INTO outbox_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-    )
+    conn.execute("INSERT OR REPLACE INTO outbox_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
 def encode_message(message: Message) -> bytes:
@@ -210,7 +208,9 @@ def stored_result(row: Sequence[Any]) -> DeliveryResult:
 
 def _busy(key: str, reference_id: str | None) -> Decision:
     error = DeliveryError.ambiguous(BUSY_CODE, "another run holds this message's lease and may be sending it")
-    return Decision("busy", result=DeliveryResult(status="unknown", error=error, idempotency_key=key, reference_id=reference_id))
+    return Decision(
+        "busy", result=DeliveryResult(status="unknown", error=error, idempotency_key=key, reference_id=reference_id)
+    )
 
 
 def _interrupt(conn: sqlite3.Connection, row: Sequence[Any], now: float) -> list[Any]:
