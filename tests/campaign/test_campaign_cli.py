@@ -236,10 +236,14 @@ def test_sigkill_right_after_start_then_resume_alone_delivers_all(tmp_path: Path
     process.communicate(timeout=RUN_TIMEOUT)
     (tmp_path / "people.csv").unlink()
     assert count(tmp_path, "1") == 3000
-    code, out, err = resume(tmp_path)
+    code, out, err = resume(tmp_path, "--results", "resumed.jsonl")
     assert code == 0, err[-2000:]
     summary = json.loads(out)
     assert summary["delivered"] >= 2990
+    lines = [json.loads(line) for line in (tmp_path / "resumed.jsonl").read_text().splitlines()]
+    assert len(lines) == summary["delivered"]
+    assert {line["row"] for line in lines} <= set(range(1, 3001))  # each result carries its input row
+    assert len({line["row"] for line in lines}) == len(lines)
     assert count(tmp_path) == 3000
     assert set(receiver.keys()) == set(states(tmp_path))
 
