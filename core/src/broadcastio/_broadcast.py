@@ -212,7 +212,30 @@ async def stream_results(
                 idle.discard(task)
         return item, carry
 
+    async def plain_worker() -> None:
+        """Without a journal: take a message, deliver it, pass the result on."""
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            while not failure and not control.stopping:
+                idle.add(task)
+                try:
+                    item = await source.next()
+                finally:
+                    idle.discard(task)
+                if item is None:
+                    break
+                await results.put(item if isinstance(item, DeliveryResult) else await deliver(item))
+        except asyncio.CancelledError:
+            if closing:
+                raise  # the consumer left: nobody reads results any more
+        except Exception as exc:
+            failure.append(exc)
+        await results.put(_DONE)
+
     async def worker() -> None:
+        """With a journal: claim before each delivery, record after (sharing a commit with the next claim)."""
+        assert journal is not None
         carry: tuple[Any, DeliveryResult] | None = None
         try:
             while not failure and not control.stopping:
@@ -221,9 +244,6 @@ async def stream_results(
                     break
                 if isinstance(item, DeliveryResult):
                     await results.put(item)
-                    continue
-                if journal is None:
-                    await results.put(await deliver(item))
                     continue
                 message, shown = await journal.start(item, carry)
                 carry = None
@@ -239,7 +259,6 @@ async def stream_results(
                 journal.delivered(item, result)
                 carry = (item, result)
             if carry is not None:
-                assert journal is not None
                 shown = await journal.finish(carry)
                 if shown is not None:
                     await results.put(shown)
@@ -261,7 +280,8 @@ async def stream_results(
         for task in workers:
             task.cancel()
 
-    workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
+    body = worker if journal is not None else plain_worker
+    workers = [asyncio.ensure_future(body()) for _ in range(concurrency)]
     watcher = asyncio.ensure_future(watch())
     running = len(workers)
     try:
