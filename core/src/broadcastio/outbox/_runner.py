@@ -109,7 +109,7 @@ class JournalRun:
         self.held: set[int] = set()  # rows this run has claimed and not finished
         self.idle = asyncio.Event()
         self.idle.set()
-        self.unrecorded: dict[int, tuple[DeliveryResult, float | None]] = {}  # delivered, not committed yet
+        self.unrecorded: dict[int, tuple[Decision, DeliveryResult]] = {}  # delivered, not committed yet
 
     # --- the pool's source ----------------------------------------------------------
 
@@ -185,7 +185,7 @@ class JournalRun:
         return shown  # type: ignore[no-any-return]
 
     def delivered(self, item: Decision, result: DeliveryResult) -> None:
-        self.unrecorded[item.row_id] = (result, self.defer_until(item, result, self.outbox.now()))
+        self.unrecorded[item.row_id] = (item, result)
 
     async def abandon(self, item: Decision, exc: BaseException) -> None:
         text = f"the broadcast stopped on {type(exc).__name__}: {exc}"
@@ -204,6 +204,7 @@ class JournalRun:
         """Journal the whole input before the first send, a chunk per transaction."""
         self.campaign = await self.writer.submit(open_campaign, name, self.outbox.now())
         number = 0
+        written: asyncio.Future[tuple[int, list[DeliveryResult]]] | None = None
         async for chunk in _chunks(messages, INGEST_CHUNK):
             items = []
             for message in chunk:
@@ -211,12 +212,21 @@ class JournalRun:
                     raise InvalidMessageError(f"broadcast item #{number} is a {type(message).__name__}, not a Message")
                 number += 1
                 items.append((number, message))
-            _, given = await self.writer.submit(ingest_chunk, items, self.campaign, self.outbox.now())
-            for result in given:
-                self.control.already_done += 1
-                self.control.already_sent += result.ok
-                await self.work.put(result)
+            # Read the next chunk while the writer journals this one (the writer keeps their order).
+            submitted = self.writer.submit(ingest_chunk, items, self.campaign, self.outbox.now())
+            if written is not None:
+                await self._given(await written)
+            written = submitted
+        if written is not None:
+            await self._given(await written)
         await self.writer.submit(campaign_journalled, self.campaign, self.outbox.now())
+
+    async def _given(self, outcome: tuple[int, list[DeliveryResult]]) -> None:
+        """Pass on the stored results of messages the journal already held."""
+        for result in outcome[1]:
+            self.control.already_done += 1
+            self.control.already_sent += result.ok
+            await self.work.put(result)
 
     async def claim(self) -> None:
         """Feed due rows to the pool; when a scan is over, wait for the deferred
@@ -294,7 +304,11 @@ class JournalRun:
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
-            outcomes = [(row_id, result, defer) for row_id, (result, defer) in self.unrecorded.items()]
+            now = self.outbox.now()
+            outcomes = [
+                (row_id, result, self.defer_until(item, result, now))
+                for row_id, (item, result) in self.unrecorded.items()
+            ]
             self.unrecorded, self.held = {}, set()
             with contextlib.suppress(Exception):
                 if outcomes:  # delivered before the stop: record them, not "unknown"
