@@ -53,6 +53,12 @@ class RunControl:
         self._stop_event: asyncio.Event | None = None
         self._abort_event: asyncio.Event | None = None
 
+    def reset_report(self) -> None:
+        """Clear what the previous run reported (a control may serve several runs in turn)."""
+        self.campaign = None
+        self.already_done = self.already_sent = self.deferred = self.leased = 0
+        self.deferred_until = self.leased_until = None
+
     def stop(self, grace: float = 10.0) -> None:
         """Take no new message; cut off what is in flight after ``grace`` seconds."""
         if not self.stopping:

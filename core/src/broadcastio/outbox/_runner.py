@@ -104,6 +104,7 @@ class JournalRun:
         self.concurrency = concurrency
         self.deadline = _check_deadline(deadline)
         self.control = control or RunControl()
+        self.control.reset_report()
         self.campaign: int | None = None
         self.work: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(CHUNK, concurrency))
         self.held: set[int] = set()  # rows this run has claimed and not finished
