@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 pytest.importorskip("click")
 
@@ -43,6 +45,13 @@ def plugins() -> PluginManager:
 
 def invoke(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), obj=CliState(plugin_manager_factory=plugins, env={}))
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    """The CLI configures structlog; later tests expect its defaults."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture
