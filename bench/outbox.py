@@ -11,16 +11,25 @@ Each measurement runs in a fresh process, at concurrency 64, trace off:
   own process): raw aiohttp as the ceiling, then ``abroadcast`` without and
   with an outbox (FULL, NORMAL).
 
+Then the journal's ingest rate (``Outbox.add`` of 100,000 messages, the
+path a journalled broadcast takes before its first send, FULL), and the
+peak RSS of a shared 20 MB attachment to 1,000 recipients, measured by
+``bench/_attach_rss.py`` when present (``nan`` otherwise).
+
 The outbox file lives in a fresh temporary folder on the same disk as
-``$TMPDIR``. Prints messages per second for each line.
+``$TMPDIR``. Prints messages per second for each line and ends with
+``outbox_ratio with_vs_without=<webhook FULL / webhook without>
+ingest_rows_s=<n> attach_peak_mb=<m>``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import multiprocessing as mp
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,10 +74,24 @@ async def _run(provider_kind: str, url: str, n: int, synchronous: str | None) ->
                 outbox.close()
 
 
+def _ingest(n: int) -> tuple[int, float]:
+    """Journal ``n`` prebuilt messages (building Message objects is not the journal's cost)."""
+    from broadcastio.outbox import Outbox
+
+    prebuilt = list(_messages(n))
+    with tempfile.TemporaryDirectory() as folder, Outbox(Path(folder) / "outbox.db") as outbox:
+        start = time.perf_counter()
+        added = outbox.add(prebuilt)
+        return added, time.perf_counter() - start
+
+
 def _child(kind: str, url: str, n: int, synchronous: str | None, conn: Any) -> None:
     import broadcastio_webhook  # noqa: F401  (imports are not timed)
 
     start = time.perf_counter()
+    if kind == "ingest":
+        conn.send(_ingest(n))
+        return
     if kind == "aiohttp":
         ok = asyncio.run(throughput._run_aiohttp(url, n))
     else:
@@ -109,12 +132,42 @@ def main() -> int:
             ("webhook", "FULL", "webhook to the sink, outbox FULL"),
             ("webhook", "NORMAL", "webhook to the sink, outbox NORMAL"),
         ]
+        rates: dict[tuple[str, str | None], float] = {}
         for kind, synchronous, label in plan:
             ok, seconds = _measure(ctx, kind, url, args.n, synchronous)
+            rates[kind, synchronous] = args.n / seconds
             print(f"{label:<40} {args.n / seconds:>9,.0f} msg/s  ({ok} ok in {seconds:.2f} s)")
+        ok, seconds = _measure(ctx, "ingest", url, INGEST_ROWS, None)
+        ingest = INGEST_ROWS / seconds
+        print(
+            f"{'journal ingest, ' + format(INGEST_ROWS, ',') + ' rows (FULL)':<40} {ingest:>9,.0f} rows/s "
+            f"({ok} new in {seconds:.2f} s)"
+        )
     finally:
         sink.terminate()
+    attach = _attach_peak_mb()
+    print(f"{'shared 20 MB attachment, peak RSS':<40} {attach:>9.0f} MB")
+    ratio = rates["webhook", "FULL"] / rates["webhook", None]
+    normal = rates["webhook", "NORMAL"] / rates["webhook", None]
+    print(f"webhook with outbox / without: FULL {ratio:.2f}x, NORMAL {normal:.2f}x")
+    print(f"outbox_ratio with_vs_without={ratio:.2f} ingest_rows_s={ingest:.0f} attach_peak_mb={attach:.0f}")
     return 0
+
+
+INGEST_ROWS = 100_000
+ATTACH_SCRIPT = Path(__file__).resolve().parent / "_attach_rss.py"
+
+
+def _attach_peak_mb() -> float:
+    """Peak RSS of the shared-attachment case, from ``bench/_attach_rss.py``'s last line."""
+    if not ATTACH_SCRIPT.exists():
+        return math.nan
+    done = subprocess.run([sys.executable, str(ATTACH_SCRIPT)], capture_output=True, text=True, timeout=600)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines or "attach_peak_mb=" not in lines[-1]:
+        print(f"bench/_attach_rss.py failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+        return math.nan
+    return float(lines[-1].split("attach_peak_mb=", 1)[1].split()[0])
 
 
 if __name__ == "__main__":

@@ -298,15 +298,21 @@ class TestStopping:
         keys = [key for key, _ in provider.call_log]
         assert len(keys) == len(set(keys))  # nothing sent twice
 
-    async def test_a_configuration_error_stops_the_run_and_marks_the_row_unknown(
+    async def test_a_configuration_error_stops_the_run_and_leaves_every_row_pending(
         self, outbox: Outbox, make_orchestrator: Build
     ) -> None:
-        """An exception from a provider stops the broadcast; its row is unknown, not sending."""
+        """A provider raising a configuration error stops the broadcast; nothing is lost:
+        the whole campaign was journalled and every row (the refused one too) stays pending."""
         provider = FakeProvider(outcomes=(ConfigurationError("bad token"),))
         with pytest.raises(ConfigurationError, match="bad token"):
             await collect(make_orchestrator([provider]).abroadcast(messages(5), outbox=outbox, concurrency=1))
-        assert outbox.status().sending == 0
-        assert [row.idempotency_key for row in outbox.rows(state="unknown")] == ["key-0"]
+        assert outbox.status() == OutboxStatus(pending=5, total=5)
+        refused = next(outbox.rows())
+        assert refused.last_error_code == "outbox.stopped_by_configuration_error"
+        assert refused.owner is None
+        assert refused.next_attempt_at is None
+        results = await collect(make_orchestrator([FakeProvider()]).aresume(outbox))
+        assert [r.status for r in results] == ["delivered"] * 5
 
     async def test_a_bad_item_stops_the_run(self, outbox: Outbox, make_orchestrator: Build) -> None:
         """Non-messages in the source raise, as without an outbox."""
@@ -374,14 +380,14 @@ async def test_memory_stays_flat(tmp_path: Path, make_orchestrator: Build) -> No
             assert count == n
             return top
 
-    small, large = await peak(2_000), await peak(12_000)
+    small, large = await peak(4_000), await peak(16_000)  # both past two journal chunks
     assert large < small * 1.5 + 256 * 1024
 
 
 class TestWriter:
     def test_queued_sending_marks_report_a_lost_lease_per_row(self, outbox: Outbox) -> None:
         """A batch of `sending` marks tells each caller whether its row was still its own."""
-        from broadcastio._outbox_store import mark_sending
+        from broadcastio.outbox._store import mark_sending
 
         outbox.add(messages(3))
         force(outbox, "UPDATE outbox SET owner = 'a'")

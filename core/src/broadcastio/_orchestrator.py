@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from broadcastio._breaker import BreakerPolicy
-from broadcastio._broadcast import stream_results
+from broadcastio._broadcast import RunControl, stream_results
 from broadcastio._clock import Clock, SystemClock
 from broadcastio._delivery import Deliverer
 from broadcastio._dispatch import HookDispatcher
@@ -235,17 +235,25 @@ class Orchestrator:
         trace: bool = False,
         via: Sequence[str] | None = None,
         outbox: Outbox | None = None,
+        campaign: str | None = None,
+        deadline: float | None = None,
+        control: RunControl | None = None,
     ) -> AsyncGenerator[DeliveryResult, None]:
         """Deliver many messages, yielding each result as it finishes.
 
         Memory stays flat in the number of messages: at most ``concurrency``
         are in flight and results are not accumulated. ``rate_limits`` adds
         per-provider limits for this broadcast on top of the orchestrator's.
+        ``control`` (a :class:`~broadcastio.outbox.RunControl`) stops the
+        broadcast gracefully from outside.
 
         With an ``outbox``, every message is journalled with its idempotency
-        key before its first attempt and each outcome is recorded. A message
-        whose key the outbox already holds is not sent again: its stored
-        result is yielded instead (see ``docs/outbox.md``).
+        key into campaign ``campaign`` (default: a new name) before the first
+        send, and each outcome is recorded. A message whose key the outbox
+        already holds is not sent again: its stored result is yielded instead.
+        Transient failures are retried when due, within the run, for up to
+        ``deadline`` seconds (default 900); what is left stays ``pending``
+        for :meth:`aresume` (see ``docs/outbox.md``).
         """
         self._check_open()
         slots = self._route(via)
@@ -257,24 +265,27 @@ class Orchestrator:
             buckets = {name: TokenBucket(limit, self._clock) for name, limit in rate_limits.items()}
         deliver = self._deliverer.deliver
 
-        if outbox is not None:
-            from broadcastio._outbox_run import outbox_broadcast
-
-            async def deliver_via(message: Message, route: Sequence[ProviderSlot]) -> DeliveryResult:
-                return await deliver(message, route, trace=trace, buckets=buckets)
-
-            journalled = outbox_broadcast(outbox, messages, deliver_via, slots, self._slots, concurrency=concurrency)
-            try:
-                async for result in journalled:
-                    yield result
-            finally:
-                await journalled.aclose()
-            return
-
         async def one(message: Message) -> DeliveryResult:
             return await deliver(message, slots, trace=trace, buckets=buckets)
 
-        results = stream_results(messages, one, concurrency=concurrency)
+        if outbox is not None:
+            from broadcastio.outbox._runner import journalled_broadcast
+
+            results = journalled_broadcast(
+                outbox,
+                messages,
+                one,
+                slots,
+                self._slots,
+                concurrency=concurrency,
+                campaign=campaign,
+                deadline=deadline,
+                control=control,
+            )
+        else:
+            if campaign is not None or deadline is not None:
+                raise UsageError("campaign= and deadline= need an outbox=")
+            results = stream_results(messages, one, concurrency=concurrency, control=control)
         try:
             async for result in results:
                 yield result
@@ -288,24 +299,38 @@ class Orchestrator:
         concurrency: int = DEFAULT_CONCURRENCY,
         trace: bool = False,
         via: Sequence[str] | None = None,
+        campaign: str | None = None,
+        deadline: float | None = None,
+        control: RunControl | None = None,
     ) -> AsyncGenerator[DeliveryResult, None]:
-        """Finish what stopped runs left in ``outbox``, yielding each result.
+        """Finish what stopped runs left in ``outbox`` (or in one ``campaign`` of it), yielding each result.
 
-        ``pending`` rows are sent; a row left ``sending`` by a dead run becomes
-        ``unknown``; ``unknown`` rows are sent again only when every provider
-        that could be called for them declares idempotent sends, otherwise
-        their stored result is yielded and they stay ``unknown``.
+        ``pending`` rows are sent, deferred ones when they fall due within
+        ``deadline`` seconds (default 900); a row left ``sending`` by a dead
+        run becomes ``unknown``; ``unknown`` rows are sent again only when
+        every provider that could be called for them declares idempotent
+        sends, otherwise their stored result is yielded and they stay
+        ``unknown``. Rows another live run holds are left alone.
         """
         self._check_open()
-        from broadcastio._outbox_run import outbox_resume
+        from broadcastio.outbox._runner import journalled_resume
 
         slots = self._route(via)
         deliver = self._deliverer.deliver
 
-        async def deliver_via(message: Message, route: Sequence[ProviderSlot]) -> DeliveryResult:
-            return await deliver(message, route, trace=trace)
+        async def one(message: Message) -> DeliveryResult:
+            return await deliver(message, slots, trace=trace)
 
-        resumed = outbox_resume(outbox, deliver_via, slots, self._slots, concurrency=concurrency)
+        resumed = journalled_resume(
+            outbox,
+            one,
+            slots,
+            self._slots,
+            concurrency=concurrency,
+            campaign=campaign,
+            deadline=deadline,
+            control=control,
+        )
         try:
             async for result in resumed:
                 yield result
@@ -319,11 +344,23 @@ class Orchestrator:
         concurrency: int = DEFAULT_CONCURRENCY,
         trace: bool = False,
         via: Sequence[str] | None = None,
+        campaign: str | None = None,
+        deadline: float | None = None,
+        control: RunControl | None = None,
     ) -> Iterator[DeliveryResult]:
         """Sync facade of :meth:`aresume`: a plain iterator of results."""
         ensure_no_running_loop("resume", "aresume")
         yield from self._loop_thread.iterate(
-            self.aresume(outbox, concurrency=concurrency, trace=trace, via=via), concurrency
+            self.aresume(
+                outbox,
+                concurrency=concurrency,
+                trace=trace,
+                via=via,
+                campaign=campaign,
+                deadline=deadline,
+                control=control,
+            ),
+            concurrency,
         )
 
     def broadcast(
@@ -335,11 +372,22 @@ class Orchestrator:
         trace: bool = False,
         via: Sequence[str] | None = None,
         outbox: Outbox | None = None,
+        campaign: str | None = None,
+        deadline: float | None = None,
+        control: RunControl | None = None,
     ) -> Iterator[DeliveryResult]:
         """Sync facade of :meth:`abroadcast`: a plain iterator of results."""
         ensure_no_running_loop("broadcast", "abroadcast")
         stream: AsyncGenerator[DeliveryResult, None] = self.abroadcast(
-            messages, concurrency=concurrency, rate_limits=rate_limits, trace=trace, via=via, outbox=outbox
+            messages,
+            concurrency=concurrency,
+            rate_limits=rate_limits,
+            trace=trace,
+            via=via,
+            outbox=outbox,
+            campaign=campaign,
+            deadline=deadline,
+            control=control,
         )
         yield from self._loop_thread.iterate(stream, concurrency)
 

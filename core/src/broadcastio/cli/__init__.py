@@ -4,7 +4,8 @@ Needs the ``cli`` extra (click and rich; from the checkout: ``pip install
 "./core[cli]"``). The ``broadcastio`` script enters through
 :func:`broadcastio.__main__.main`, which says so when the extra is missing.
 Exit status of the sending commands: 0 delivered, 1 failed, 2 configuration
-or usage error (nothing sent), 3 unknown (possibly delivered).
+or usage error, 3 unknown (possibly delivered), 4 messages left pending in
+the outbox, 130/143 stopped by SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,10 +19,22 @@ from broadcastio.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USA
 from broadcastio.cli._config import config
 from broadcastio.cli._outbox import outbox
 from broadcastio.cli._providers import providers
+from broadcastio.cli._run import EXIT_PENDING, EXIT_SIGINT, EXIT_SIGTERM
 from broadcastio.cli._send import send
 from broadcastio.logs import configure
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNKNOWN", "EXIT_USAGE", "CliState", "cli", "main"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_PENDING",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
+    "EXIT_UNKNOWN",
+    "EXIT_USAGE",
+    "CliState",
+    "cli",
+    "main",
+]
 
 _LEVELS = ("error", "info", "debug")
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from broadcastio import Attachment, Message
+from broadcastio import Attachment, BroadcastioError, Message, NoHealthyProviderError
 from broadcastio.cli._common import (
     EXIT_OK,
+    EXIT_USAGE,
     CliState,
     concurrency_option,
     config_option,
@@ -23,7 +24,8 @@ from broadcastio.cli._common import (
 )
 from broadcastio.cli._recipients import RecipientFile, Template, detect_format
 from broadcastio.cli._render import Tally
-from broadcastio.cli._results import RowMap, consume, print_summary
+from broadcastio.cli._results import JournalRows, RowMap, consume, print_summary
+from broadcastio.cli._run import Stopper, deadline_option, grace_option, journal_exit_code, print_left
 
 __all__ = ["broadcast", "open_outbox", "results_option"]
 
@@ -77,6 +79,12 @@ def open_outbox(path: Path, *, must_exist: bool) -> Any:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Journal every message in this SQLite outbox first, so a stopped run can be resumed without duplicates.",
 )
+@click.option(
+    "--campaign",
+    help="Name of the campaign in the outbox (default: the recipient file's name); a rerun joins it.",
+)
+@deadline_option
+@grace_option
 @click.option("--trace", is_flag=True, help="Include each message's trace in --results.")
 @click.option("--dry-run", is_flag=True, help="Check every row and template, send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -95,6 +103,9 @@ def broadcast(
     concurrency: int,
     results_path: Path | None,
     outbox_path: Path | None,
+    campaign: str | None,
+    deadline: float | None,
+    grace: float,
     trace: bool,
     dry_run: bool,
     as_json: bool,
@@ -108,12 +119,22 @@ def broadcast(
     derived from the row, so running the same broadcast again sends nothing
     twice.
 
+    With --outbox the whole file is journalled before the first send, as
+    one campaign; messages that fail transiently are retried within the run
+    (up to --deadline) and what is left stays pending for `outbox resume`.
+    SIGINT or SIGTERM stops taking new messages, lets those in flight finish
+    (up to --grace seconds; a second signal stops at once), prints the
+    summary and the command that finishes the campaign.
+
     Exit status: 0 all delivered, 1 any failed, 2 configuration, usage or
-    recipient-file error (nothing sent), 3 none failed but some possibly
-    delivered (ambiguous).
+    recipient-file error (with --outbox, unsent messages stay pending), 3
+    none failed but some possibly delivered (ambiguous), 4 messages left
+    pending in the outbox, 130 stopped by SIGINT, 143 stopped by SIGTERM.
     """
     if text is None and html is None and not attach:
         raise click.UsageError("give --text, --html or --attach")
+    if outbox_path is None and (campaign is not None or deadline is not None):
+        raise click.UsageError("--campaign and --deadline need --outbox")
     recipients = RecipientFile(
         recipients_path,
         detect_format(recipients_path, fmt),
@@ -128,6 +149,22 @@ def broadcast(
     if dry_run:
         click.echo(f"{total} messages ready from {recipients_path}; nothing sent (--dry-run)")
         return
+    route = split_via(via)
+    if outbox_path is not None:
+        _journalled(
+            state,
+            config_path,
+            recipients,
+            outbox_path,
+            campaign or recipients_path.name,
+            total=total,
+            route=route,
+            options={"concurrency": concurrency, "trace": trace, "deadline": deadline},
+            grace=grace,
+            results_path=results_path,
+            as_json=as_json,
+        )
+        return
     rows = RowMap()
 
     def messages() -> Iterator[Message]:
@@ -135,20 +172,97 @@ def broadcast(
             rows.add(message.metadata.idempotency_key, number)
             yield message
 
-    route = split_via(via)
+    tally = Tally()
+    error: BroadcastioError | None = None
 
-    async def go() -> Tally:
-        outbox = open_outbox(outbox_path, must_exist=False) if outbox_path is not None else None
-        try:
-            async with open_orchestrator(state, config_path) as orchestrator:
-                extra = {"outbox": outbox} if outbox is not None else {}
-                stream = orchestrator.abroadcast(messages(), concurrency=concurrency, trace=trace, via=route, **extra)
-                return await consume(stream, total=total, results_path=results_path, rows=rows, err=err)
-        finally:
-            if outbox is not None:
-                outbox.close()
+    async def go() -> Stopper:
+        with Stopper(grace, err) as stopper:
+            try:
+                async with open_orchestrator(state, config_path) as orchestrator:
+                    stream = orchestrator.abroadcast(
+                        messages(), concurrency=concurrency, trace=trace, via=route, control=stopper.control
+                    )
+                    await consume(stream, total=total, results_path=results_path, rows=rows, err=err, tally=tally)
+            except BroadcastioError as exc:
+                if isinstance(exc, NoHealthyProviderError) or tally.total == 0:
+                    raise
+                nonlocal error
+                error = exc
+        return stopper
 
-    tally = run(go())
+    stopper = run(go())
     print_summary(tally, as_json=as_json, out=out, results_path=results_path)
-    if tally.exit_code != EXIT_OK:
-        raise click.exceptions.Exit(tally.exit_code)
+    code = stopper.exit_code or tally.exit_code
+    if error is not None:
+        click.echo(f"error: {type(error).__name__}: {error}", err=True)
+        code = stopper.exit_code or EXIT_USAGE
+    if code != EXIT_OK:
+        raise click.exceptions.Exit(code)
+
+
+def _journalled(
+    state: CliState,
+    config_path: Path,
+    recipients: RecipientFile,
+    outbox_path: Path,
+    campaign: str,
+    *,
+    total: int,
+    route: list[str] | None,
+    options: dict[str, Any],
+    grace: float,
+    results_path: Path | None,
+    as_json: bool,
+) -> None:
+    """A broadcast through the outbox: journal the file as one campaign, deliver it, report what is left."""
+    out, err = consoles()
+    tally = Tally(journalled=True)
+    error: BroadcastioError | None = None
+
+    def messages() -> Iterator[Message]:
+        for _, message in recipients.messages():
+            yield message
+
+    async def go() -> tuple[Stopper, Any]:
+        box = open_outbox(outbox_path, must_exist=False)
+        rows = JournalRows(outbox_path)
+        try:
+            with Stopper(grace, err) as stopper:
+                try:
+                    async with open_orchestrator(state, config_path) as orchestrator:
+                        stream = orchestrator.abroadcast(
+                            messages(), via=route, outbox=box, campaign=campaign, control=stopper.control, **options
+                        )
+                        await consume(stream, total=total, results_path=results_path, rows=rows, err=err, tally=tally)
+                except BroadcastioError as exc:
+                    if isinstance(exc, NoHealthyProviderError):
+                        raise
+                    nonlocal error
+                    error = exc
+            try:
+                counts = box.campaign(campaign)
+            except BroadcastioError:
+                counts = box.status()
+            return stopper, counts
+        finally:
+            rows.close()
+            box.close()
+
+    stopper, counts = run(go())
+    control = stopper.control
+    tally.already_sent = control.already_sent
+    tally.campaign = {
+        "name": campaign,
+        "total": counts.total,
+        "sent": counts.sent,
+        "failed": counts.failed,
+        "unknown": counts.unknown,
+        "left": counts.pending + counts.sending,
+    }
+    print_summary(tally, as_json=as_json, out=out, results_path=results_path)
+    print_left(counts, control, outbox_path=outbox_path, config_path=config_path, campaign=campaign)
+    if error is not None:
+        click.echo(f"error: {type(error).__name__}: {error}", err=True)
+    code = journal_exit_code(counts, stopper, error)
+    if code != EXIT_OK:
+        raise click.exceptions.Exit(code)

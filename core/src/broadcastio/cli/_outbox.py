@@ -1,14 +1,16 @@
-"""``broadcastio outbox status|resume``: inspect and finish a journalled broadcast."""
+"""``broadcastio outbox status|list|resume``: inspect and finish a journalled broadcast."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 import msgspec
 from rich.table import Table
 
+from broadcastio import BroadcastioError, NoHealthyProviderError
 from broadcastio.cli._broadcast import open_outbox, results_option
 from broadcastio.cli._common import (
     EXIT_OK,
@@ -23,11 +25,18 @@ from broadcastio.cli._common import (
     via_option,
 )
 from broadcastio.cli._render import Tally
-from broadcastio.cli._results import consume, print_summary
+from broadcastio.cli._results import JournalRows, consume, print_summary
+from broadcastio.cli._run import Stopper, deadline_option, grace_option, journal_exit_code, print_left
+from broadcastio.logging import mask_address
 
 __all__ = ["outbox"]
 
 _FILE = click.argument("outbox_path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+_STATES = ("pending", "sending", "sent", "failed", "unknown")
+
+
+def _campaign_option(func: Any) -> Any:
+    return click.option("--campaign", help="Only this campaign of the outbox.")(func)
 
 
 @click.group()
@@ -37,30 +46,124 @@ def outbox() -> None:
 
 @outbox.command()
 @_FILE
+@_campaign_option
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @handle_errors
-def status(outbox_path: Path, as_json: bool) -> None:
-    """Count the outbox's messages by state.
+def status(outbox_path: Path, campaign: str | None, as_json: bool) -> None:
+    """Count the outbox's messages by state, and each campaign's.
 
     pending and sending rows are not finished; unknown rows may have been
     delivered. Exit status 0, or 2 when FILE is not an outbox.
     """
     box = open_outbox(outbox_path, must_exist=True)
     try:
-        counts = box.status()
+        counts: Any = box.campaign(campaign) if campaign is not None else box.status()
+        campaigns = box.campaigns() if campaign is None else []
     finally:
         box.close()
     fields = msgspec.structs.asdict(counts)
     if as_json:
+        if campaign is not None:
+            fields = {"name": counts.name, **{key: fields[key] for key in (*_STATES, "total")}}
+            fields.update(journalled=counts.journalled, done=counts.done, left=counts.left)
         click.echo(json.dumps(fields))
         return
     out, _ = consoles()
-    table = Table(title=str(outbox_path), title_justify="left")
+    table = Table(title=str(outbox_path) + (f" campaign {campaign}" if campaign else ""), title_justify="left")
     table.add_column("state")
     table.add_column("count", justify="right")
-    for state in ("pending", "sending", "sent", "failed", "unknown", "total"):
+    for state in (*_STATES, "total"):
         table.add_row(state, str(fields[state]))
     out.print(table)
+    if campaigns:
+        listing = Table(title="campaigns", title_justify="left")
+        for column in ("campaign", "total", "done", "left", "sent", "failed", "unknown", "journalled"):
+            listing.add_column(column, justify="left" if column == "campaign" else "right")
+        for item in campaigns:
+            listing.add_row(
+                item.name,
+                *(str(value) for value in (item.total, item.done, item.left, item.sent, item.failed, item.unknown)),
+                "yes" if item.journalled else "no",
+            )
+        out.print(listing)
+
+
+@outbox.command(name="list")
+@_FILE
+@click.option(
+    "--status",
+    "states",
+    multiple=True,
+    type=click.Choice(_STATES),
+    help="Only rows in this state (repeatable); default: unknown, failed and pending.",
+)
+@_campaign_option
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most this many rows.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per row.")
+@click.pass_obj
+@handle_errors
+def list_rows(
+    state: CliState, outbox_path: Path, states: tuple[str, ...], campaign: str | None, limit: int | None, as_json: bool
+) -> None:
+    """List rows with their input row number, masked address, state and reason.
+
+    Addresses are masked unless --reveal-addresses is given. Exit status 0,
+    or 2 when FILE is not an outbox.
+    """
+    wanted = states or ("unknown", "failed", "pending")
+    box = open_outbox(outbox_path, must_exist=True)
+    out, _ = consoles()
+    table = Table(title=f"{outbox_path}: {', '.join(wanted)}", title_justify="left")
+    for column in ("row", "key", "to", "state", "attempts", "next attempt", "reason"):
+        table.add_column(column, justify="right" if column in ("row", "attempts") else "left")
+    shown = 0
+    try:
+        for row in box.rows(wanted, messages=True, campaign=campaign):
+            if limit is not None and shown >= limit:
+                break
+            shown += 1
+            to = _address(row.message, state.reveal_addresses)
+            reason = (
+                f"{row.last_error_class} {row.last_error_code}: {row.last_error_message}" if row.last_error_code else ""
+            )
+            when = row.next_attempt_at.strftime("%Y-%m-%d %H:%M:%S") if row.next_attempt_at else ""
+            if as_json:
+                record = {
+                    "row": row.row_number,
+                    "idempotency_key": row.idempotency_key,
+                    "to": to,
+                    "state": row.state,
+                    "attempts": row.attempts,
+                    "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+                    "error_code": row.last_error_code,
+                    "error_class": row.last_error_class,
+                    "error_message": row.last_error_message,
+                    "provider": row.provider,
+                    "campaign": row.campaign,
+                }
+                click.echo(json.dumps(record))
+                continue
+            table.add_row(
+                str(row.row_number or ""), row.idempotency_key, to, row.state, str(row.attempts), when, reason
+            )
+    finally:
+        box.close()
+    if not as_json:
+        table.caption = f"{shown} row(s)"
+        out.print(table)
+
+
+def _address(message: Any, reveal: bool) -> str:
+    """The recipient's addresses, masked (a row that cannot be decoded shows none)."""
+    if message is None:
+        return "?"
+    recipient = message.recipient
+    if isinstance(recipient, str):
+        addresses = [recipient]
+    else:
+        addresses = [a for a in (recipient.phone, recipient.email, recipient.telegram) if a]
+        addresses += [a for a in recipient.addresses.values() if a not in addresses]
+    return ", ".join(address if reveal else mask_address(address) for address in addresses)
 
 
 @outbox.command()
@@ -69,6 +172,9 @@ def status(outbox_path: Path, as_json: bool) -> None:
 @via_option
 @concurrency_option
 @results_option
+@_campaign_option
+@deadline_option
+@grace_option
 @click.option("--trace", is_flag=True, help="Include each message's trace in --results.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_obj
@@ -80,29 +186,62 @@ def resume(
     via: tuple[str, ...],
     concurrency: int,
     results_path: Path | None,
+    campaign: str | None,
+    deadline: float | None,
+    grace: float,
     trace: bool,
     as_json: bool,
 ) -> None:
-    """Finish what a stopped broadcast left in the outbox.
+    """Finish what a stopped broadcast left in the outbox (all campaigns, or one).
 
-    Pending messages are sent; messages that may have been delivered are
-    sent again only through idempotent providers. Exit status as for
-    broadcast: 0, 1 any failed, 2 usage error, 3 some possibly delivered.
+    Pending messages are sent (those waiting after a transient failure when
+    they fall due, within --deadline); rows of a run that was stopped or
+    died are taken over (a dead process's leases at once); messages that may
+    have been delivered are sent again only through idempotent providers.
+
+    Exit status: 0 only when every message is delivered, 1 any failed, 2
+    usage or configuration error, 3 some possibly delivered, 4 messages left
+    (waiting for a later attempt or held by another live run: the message
+    says how many and until when), 130/143 stopped by SIGINT/SIGTERM.
     """
     route = split_via(via)
     out, err = consoles()
+    tally = Tally(journalled=True)
+    error: BroadcastioError | None = None
 
-    async def go() -> Tally:
+    async def go() -> tuple[Stopper, Any]:
         box = open_outbox(outbox_path, must_exist=True)
+        rows = JournalRows(outbox_path)
         try:
-            total = box.status().open
-            async with open_orchestrator(state, config_path) as orchestrator:
-                stream = orchestrator.aresume(box, concurrency=concurrency, trace=trace, via=route)
-                return await consume(stream, total=total, results_path=results_path, rows=None, err=err)
+            total = (box.campaign(campaign) if campaign is not None else box.status()).left
+            with Stopper(grace, err) as stopper:
+                try:
+                    async with open_orchestrator(state, config_path) as orchestrator:
+                        stream = orchestrator.aresume(
+                            box,
+                            concurrency=concurrency,
+                            trace=trace,
+                            via=route,
+                            campaign=campaign,
+                            deadline=deadline,
+                            control=stopper.control,
+                        )
+                        await consume(stream, total=total, results_path=results_path, rows=rows, err=err, tally=tally)
+                except BroadcastioError as exc:
+                    if isinstance(exc, NoHealthyProviderError) or tally.total == 0:
+                        raise
+                    nonlocal error
+                    error = exc
+            return stopper, box.campaign(campaign) if campaign is not None else box.status()
         finally:
+            rows.close()
             box.close()
 
-    tally = run(go())
+    stopper, counts = run(go())
     print_summary(tally, as_json=as_json, out=out, results_path=results_path)
-    if tally.exit_code != EXIT_OK:
-        raise click.exceptions.Exit(tally.exit_code)
+    print_left(counts, stopper.control, outbox_path=outbox_path, config_path=config_path, campaign=campaign)
+    if error is not None:
+        click.echo(f"error: {type(error).__name__}: {error}", err=True)
+    code = journal_exit_code(counts, stopper, error)
+    if code != EXIT_OK:
+        raise click.exceptions.Exit(code)

@@ -60,29 +60,41 @@ def trace_table(trace: DeliveryTrace) -> Table:
 
 
 class Tally:
-    """Counts of a broadcast's results, by status and by failure reason."""
+    """Counts of a broadcast's results, by status and by failure reason.
 
-    def __init__(self) -> None:
+    In a journalled run (``journalled=True``) a failed result with a
+    transient error is *pending*: its row waits in the outbox for its next attempt.
+    """
+
+    def __init__(self, *, journalled: bool = False) -> None:
         self.started = time.monotonic()
+        self.journalled = journalled
         self.delivered = 0
         self.failed = 0
         self.unknown = 0
+        self.pending = 0
+        self.already_sent = 0
+        self.campaign: dict[str, Any] | None = None
         self.reasons: collections.Counter[tuple[str, str, str]] = collections.Counter()
 
     @property
     def total(self) -> int:
-        return self.delivered + self.failed + self.unknown
+        return self.delivered + self.failed + self.unknown + self.pending
 
     def add(self, result: DeliveryResult) -> None:
         if result.ok:
             self.delivered += 1
             return
-        if result.status == "unknown":
+        error = result.error
+        status: str = result.status
+        if status == "unknown":
             self.unknown += 1
+        elif self.journalled and error is not None and error.error_class.value == "transient":
+            status = "pending"
+            self.pending += 1
         else:
             self.failed += 1
-        error = result.error
-        key = (result.status, error.error_class.value, error.code) if error else (result.status, "", "")
+        key = (status, error.error_class.value, error.code) if error else (status, "", "")
         self.reasons[key] += 1
 
     @property
@@ -96,18 +108,24 @@ class Tally:
 
     def as_dict(self) -> dict[str, Any]:
         elapsed = time.monotonic() - self.started
-        return {
+        summary: dict[str, Any] = {
             "total": self.total,
             "delivered": self.delivered,
             "failed": self.failed,
             "unknown": self.unknown,
-            "reasons": [
-                {"status": status, "class": error_class, "code": code, "count": count}
-                for (status, error_class, code), count in self.reasons.most_common()
-            ],
-            "seconds": round(elapsed, 3),
-            "per_second": round(self.total / elapsed, 1) if elapsed > 0 else None,
         }
+        if self.journalled:
+            summary["pending"] = self.pending
+            summary["already_sent"] = self.already_sent
+        summary["reasons"] = [
+            {"status": status, "class": error_class, "code": code, "count": count}
+            for (status, error_class, code), count in self.reasons.most_common()
+        ]
+        summary["seconds"] = round(elapsed, 3)
+        summary["per_second"] = round(self.total / elapsed, 1) if elapsed > 0 else None
+        if self.campaign is not None:
+            summary["campaign"] = self.campaign
+        return summary
 
     def table(self) -> Table:
         summary = self.as_dict()
@@ -115,8 +133,10 @@ class Tally:
         table.add_column("outcome")
         table.add_column("count", justify="right")
         table.add_row("[green]delivered[/green]", str(self.delivered))
+        if self.already_sent:
+            table.add_row("[green]  of which already sent before[/green]", str(self.already_sent))
         for reason in summary["reasons"]:
-            colour = "yellow" if reason["status"] == "unknown" else "red"
+            colour = "red" if reason["status"] == "failed" else "yellow"
             label = f"{reason['status']}: {reason['class']} {reason['code']}".rstrip()
             table.add_row(f"[{colour}]{label}[/{colour}]", str(reason["count"]))
         table.add_row("[bold]total[/bold]", str(self.total))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO
@@ -16,7 +17,7 @@ from broadcastio._scrub import scrub_result
 from broadcastio.cli._common import EXIT_USAGE, fail
 from broadcastio.cli._render import Tally
 
-__all__ = ["RowMap", "consume", "print_summary"]
+__all__ = ["JournalRows", "RowMap", "consume", "print_summary"]
 
 
 class RowMap:
@@ -42,6 +43,22 @@ class RowMap:
         return row
 
 
+class JournalRows:
+    """Row numbers from the outbox itself (a journalled run holds no map in memory)."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+
+    def pop(self, key: str | None) -> int | None:
+        if key is None:
+            return None
+        found = self._conn.execute("SELECT row_number FROM outbox WHERE idempotency_key = ?", (key,)).fetchone()
+        return None if found is None or found[0] is None else int(found[0])
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 def _line(result: DeliveryResult, row: int | None) -> bytes:
     encoded = encode_result(scrub_result(result))  # results files get passed around: no secrets, no addresses
     if row is None:
@@ -54,11 +71,15 @@ async def consume(
     *,
     total: int | None,
     results_path: Path | None,
-    rows: RowMap | None,
+    rows: RowMap | JournalRows | None,
     err: Console,
+    tally: Tally | None = None,
 ) -> Tally:
-    """Drain ``results``: update the tally and progress, write each result line."""
-    tally = Tally()
+    """Drain ``results``: update the tally and progress, write each result line.
+
+    Pass ``tally`` to keep the counts when the stream raises part way.
+    """
+    tally = tally if tally is not None else Tally()
     handle: IO[bytes] | None = None
     if results_path is not None:
         try:
@@ -95,6 +116,6 @@ def print_summary(tally: Tally, *, as_json: bool, out: Console, results_path: Pa
         click.echo(json.dumps(tally.as_dict()))
     else:
         out.print(tally.table())
-    undelivered = tally.failed + tally.unknown
+    undelivered = tally.failed + tally.unknown + tally.pending
     if undelivered and results_path is None:
         click.echo(f"{undelivered} message(s) not delivered; pass --results FILE to see which and why", err=True)

@@ -1,19 +1,4 @@
-"""A durable journal for broadcasts: a crash loses nothing, a rerun sends nothing twice.
-
-Pass an :class:`Outbox` to :meth:`Orchestrator.abroadcast
-<broadcastio.Orchestrator.abroadcast>` (or ``broadcast``) and every message
-is written to a SQLite file with its idempotency key before its first
-attempt; :meth:`Orchestrator.aresume <broadcastio.Orchestrator.aresume>`
-finishes what a stopped run left behind. Row states::
-
-    pending ──► sending ──► sent      (delivered)
-                   │   ├──► failed    (definitely not delivered)
-                   │   └──► unknown   (may have been delivered)
-                   └──(run died)──► unknown
-
-An ``unknown`` row is sent again only when every provider that could have
-been called for it declares idempotent sends. See ``docs/outbox.md``.
-"""
+"""The Outbox object: opening the journal, reading its rows and campaigns, journalling without sending."""
 
 from __future__ import annotations
 
@@ -27,14 +12,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
+import msgspec
 from msgspec import Struct
 
 from broadcastio._errors import ConfigurationError, ErrorClass, UsageError
 from broadcastio._models import DeliveryError, Message
-from broadcastio._outbox_store import OPEN_STATES, create_schema, decode_message, journal_chunk
-from broadcastio._outbox_writer import Writer
+from broadcastio.outbox._store import OPEN_STATES, create_schema, decode_message, ingest_chunk, open_campaign
+from broadcastio.outbox._writer import Writer
 
-__all__ = ["Outbox", "OutboxRow", "OutboxState", "OutboxStatus"]
+__all__ = ["CampaignStatus", "Outbox", "OutboxRow", "OutboxState", "OutboxStatus"]
 
 OutboxState = Literal["pending", "sending", "sent", "failed", "unknown"]
 _STATES: tuple[OutboxState, ...] = ("pending", "sending", "sent", "failed", "unknown")
@@ -57,14 +43,55 @@ class OutboxStatus(Struct, frozen=True, kw_only=True):
         """Rows that are not final: pending, sending and unknown."""
         return self.pending + self.sending + self.unknown
 
+    @property
+    def done(self) -> int:
+        """Final rows: sent and failed."""
+        return self.sent + self.failed
+
+    @property
+    def left(self) -> int:
+        """The same as :attr:`open`, named as for a campaign."""
+        return self.open
+
+
+class CampaignStatus(Struct, frozen=True, kw_only=True):
+    """One campaign (a named broadcast journalled in the outbox), counted from its rows.
+
+    ``journalled`` is True once the whole input is in the journal: from then
+    on ``outbox resume`` alone can finish the campaign, without the input.
+    ``done`` counts final rows (sent, failed); ``left`` the others.
+    """
+
+    name: str
+    created_at: dt.datetime
+    journalled: bool = False
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    total: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed
+
+    @property
+    def left(self) -> int:
+        return self.pending + self.sending + self.unknown
+
 
 class OutboxRow(Struct, frozen=True, kw_only=True):
     """One journalled message as the outbox records it.
 
     ``attempts`` counts delivery runs started for the row (each may make
-    several provider attempts). ``next_attempt_at`` is when a row that is not
-    final may be taken over by another run (its lease expiry), None for a row
-    free now or final. ``message`` is decoded only when asked for.
+    several provider attempts). ``next_attempt_at`` is, for a row that is not
+    final, when it may be tried again: a deferred row's due time, or the
+    lease expiry of a row a run holds; None for a row free now or final.
+    ``row_number`` is the message's place in its input (the recipient file's
+    row for the CLI), ``campaign`` the name of its campaign. ``message`` is
+    decoded only when asked for, and is None when the stored bytes can no
+    longer be decoded (such a row fails alone, see ``outbox.undecodable_row``).
     """
 
     idempotency_key: str
@@ -79,6 +106,8 @@ class OutboxRow(Struct, frozen=True, kw_only=True):
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     next_attempt_at: dt.datetime | None = None
+    row_number: int | None = None
+    campaign: str | None = None
     message: Message | None = None
 
     @property
@@ -115,6 +144,11 @@ class Outbox:
         leases, so this only bounds how soon another process may take over
         the rows of a dead one.
     :param owner: this process's id in leases (default: host, pid, random).
+        A lease whose owner is a dead process of this host is taken over at once.
+    :param retry_delay: how long a row whose delivery failed transiently (or
+        could not be tried: breaker open, no healthy provider) waits before
+        the next try, when the error gives no ``retry_after``; doubled per
+        delivery run of the row, up to ``max_retry_delay``.
     """
 
     def __init__(
@@ -124,6 +158,8 @@ class Outbox:
         synchronous: str = "FULL",
         lease_seconds: float = 60.0,
         owner: str | None = None,
+        retry_delay: float = 1.0,
+        max_retry_delay: float = 60.0,
     ) -> None:
         mode = str(synchronous).upper()
         if mode not in _SYNCHRONOUS:
@@ -134,6 +170,11 @@ class Outbox:
             raise ConfigurationError(f"Outbox(lease_seconds=...) must be > 0, got {lease_seconds!r}")
         if owner is not None and (not isinstance(owner, str) or not owner):
             raise ConfigurationError("Outbox(owner=...) must be a non-empty string")
+        for label, value in (("retry_delay", retry_delay), ("max_retry_delay", max_retry_delay)):
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ConfigurationError(f"Outbox({label}=...) must be a number >= 0, got {value!r}")
+        self.retry_delay = float(retry_delay)
+        self.max_retry_delay = max(float(max_retry_delay), self.retry_delay)
         self.path = Path(path)
         self.synchronous = mode
         self.lease_seconds = float(lease_seconds)
@@ -174,13 +215,47 @@ class Outbox:
                 counts[state] = count
         return OutboxStatus(**counts, total=sum(counts.values()))
 
+    def campaign(self, name: str) -> CampaignStatus:
+        """The counts of campaign ``name``; ``UsageError`` when the outbox has none of that name."""
+        with self._reader() as conn:
+            found = conn.execute(
+                "SELECT id, created_at, journalled_at FROM campaigns WHERE name = ?", (name,)
+            ).fetchone()
+            if found is None:
+                known = [row[0] for row in conn.execute("SELECT name FROM campaigns ORDER BY id")]
+                raise UsageError(f"no campaign named {name!r} in this outbox; campaigns: {', '.join(known) or 'none'}")
+            counts = dict.fromkeys(_STATES, 0)
+            for state, count in conn.execute(
+                "SELECT state, count(*) FROM outbox WHERE campaign = ? GROUP BY state", (found[0],)
+            ):
+                counts[state] = count
+        return CampaignStatus(
+            name=name,
+            created_at=_when(found[1]),  # type: ignore[arg-type]
+            journalled=found[2] is not None,
+            **counts,
+            total=sum(counts.values()),
+        )
+
+    def campaigns(self) -> list[CampaignStatus]:
+        """Every campaign of the outbox, oldest first."""
+        with self._reader() as conn:
+            names = [row[0] for row in conn.execute("SELECT name FROM campaigns ORDER BY id")]
+        return [self.campaign(name) for name in names]
+
     def rows(
-        self, state: OutboxState | Iterable[OutboxState] | None = None, *, messages: bool = False
+        self,
+        state: OutboxState | Iterable[OutboxState] | None = None,
+        *,
+        messages: bool = False,
+        campaign: str | None = None,
     ) -> Iterator[OutboxRow]:
-        """Rows in journal order, optionally only those in ``state`` (one or several).
+        """Rows in journal order, optionally only those in ``state`` (one or
+        several) or of one ``campaign``.
 
         Streams from the database, so memory stays flat; with ``messages=True``
-        each row carries its decoded :class:`~broadcastio.Message`.
+        each row carries its decoded :class:`~broadcastio.Message` (None for a
+        row whose stored message cannot be decoded: one bad row never stops the listing).
         """
         states: tuple[str, ...] | None
         if state is None:
@@ -194,28 +269,38 @@ class Outbox:
                 raise UsageError(f"Outbox.rows(state=...) got {item!r}; states are {', '.join(_STATES)}")
         columns = (
             "id, idempotency_key, state, attempts, error_code, error_class, error_message, provider, "
-            "provider_message_id, reference_id, route, owner, created_at, updated_at, next_attempt_at"
+            "provider_message_id, reference_id, route, owner, created_at, updated_at, next_attempt_at, "
+            "row_number, campaign"
         ) + (", message" if messages else "")
         where = f" AND state IN ({','.join('?' * len(states))})" if states else ""
+        params: tuple[object, ...] = states or ()
+        with self._reader() as conn:
+            names = dict(conn.execute("SELECT id, name FROM campaigns").fetchall())
+        if campaign is not None:
+            ids = [key for key, value in names.items() if value == campaign]
+            if not ids:
+                raise UsageError(f"no campaign named {campaign!r} in this outbox")
+            where += " AND campaign = ?"
+            params = (*params, ids[0])
         last_id = 0
         with self._reader() as conn:
             while True:
                 page = conn.execute(
                     f"SELECT {columns} FROM outbox WHERE id > ?{where} ORDER BY id LIMIT 500",
-                    (last_id, *(states or ())),
+                    (last_id, *params),
                 ).fetchall()
                 if not page:
                     return
                 for row in page:
-                    yield self._row(row, messages)
+                    yield self._row(row, messages, names)
                 last_id = page[-1][0]
 
     @staticmethod
-    def _row(row: tuple[object, ...], with_message: bool) -> OutboxRow:
+    def _row(row: tuple[object, ...], with_message: bool, campaigns: dict[object, str]) -> OutboxRow:
         (_, key, state, attempts, code, error_class, error_message, provider, message_id, reference_id, route) = row[
             :11
         ]
-        owner, created, updated, next_at = row[11:15]
+        owner, created, updated, next_at, number, campaign = row[11:17]
         error = None
         if code is not None:
             error = DeliveryError(
@@ -224,6 +309,12 @@ class Outbox:
                 error_class=ErrorClass(str(error_class or ErrorClass.AMBIGUOUS.value)),
                 provider=provider,  # type: ignore[arg-type]
             )
+        message = None
+        if with_message:
+            try:
+                message = decode_message(row[17])  # type: ignore[arg-type]
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                message = None
         return OutboxRow(
             idempotency_key=str(key),
             state=state,  # type: ignore[arg-type]
@@ -237,26 +328,40 @@ class Outbox:
             created_at=_when(created),  # type: ignore[arg-type]
             updated_at=_when(updated),  # type: ignore[arg-type]
             next_attempt_at=_when(next_at) if state in OPEN_STATES else None,  # type: ignore[arg-type]
-            message=decode_message(row[15]) if with_message else None,  # type: ignore[arg-type]
+            row_number=number,  # type: ignore[arg-type]
+            campaign=campaigns.get(campaign),
+            message=message,
         )
+
+    def row_numbers(self, keys: Iterable[str]) -> dict[str, int]:
+        """The input row number of each journalled key among ``keys`` (for reports)."""
+        wanted = list(keys)
+        found: dict[str, int] = {}
+        with self._reader() as conn:
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                marks = ",".join("?" * len(part))
+                query = f"SELECT idempotency_key, row_number FROM outbox WHERE idempotency_key IN ({marks})"
+                found.update((key, number) for key, number in conn.execute(query, part) if number is not None)
+        return found
 
     # --- writing -----------------------------------------------------------------
 
-    def add(self, messages: Iterable[Message], *, chunk_size: int = 500) -> int:
+    def add(self, messages: Iterable[Message], *, chunk_size: int = 2000, campaign: str | None = None) -> int:
         """Journal ``messages`` as ``pending`` without sending them; returns how
-        many were new. A later :meth:`Orchestrator.resume` sends them."""
+        many were new. A later :meth:`Orchestrator.resume` sends them. With
+        ``campaign``, the rows join that campaign (created if new)."""
         added = 0
-        chunk: list[Message] = []
+        campaign_id = self._writer.call(open_campaign, campaign, self.now()) if campaign is not None else None
+        chunk: list[tuple[int, Message]] = []
 
         def flush() -> int:
-            now = self.now()
-            decisions = self._writer.call(journal_chunk, chunk, None, now, None, frozenset())
-            return sum(1 for kind, _, message in decisions if kind == "send" and message is None)
+            return self._writer.call(ingest_chunk, chunk, campaign_id, self.now())[0]
 
-        for message in messages:
+        for number, message in enumerate(messages, start=1):
             if not isinstance(message, Message):
                 raise UsageError(f"Outbox.add takes Message objects, got {type(message).__name__}")
-            chunk.append(message)
+            chunk.append((number, message))
             if len(chunk) >= chunk_size:
                 added += flush()
                 chunk = []

@@ -1,0 +1,30 @@
+"""A durable journal for broadcasts: a crash loses nothing, a rerun sends nothing twice.
+
+Pass an :class:`Outbox` to :meth:`Orchestrator.abroadcast
+<broadcastio.Orchestrator.abroadcast>` (or ``broadcast``) and the whole
+input is written to a SQLite file, as one *campaign*, before the first
+send; every outcome is written after its attempt. :meth:`Orchestrator.aresume
+<broadcastio.Orchestrator.aresume>` finishes what a stopped run left
+behind, without the input. Row states::
+
+    pending ──► sending ──► sent      (delivered)
+       ▲           │   ├──► failed    (permanently failed)
+       │           │   ├──► unknown   (may have been delivered)
+       └───────────┘   └─ transient failure / not tried: pending until next_attempt_at
+                   └──(run died)──► unknown
+
+An ``unknown`` row is sent again only when every provider that could have
+been called for it declares idempotent sends. See ``docs/outbox.md``.
+
+The package: ``_box`` (the Outbox object and its reads), ``_store`` (the
+SQL), ``_writer`` (the writer thread, group commit), ``_runner`` (the
+journal around the one delivery path of ``broadcastio._broadcast``).
+"""
+
+from __future__ import annotations
+
+from broadcastio._broadcast import RunControl
+from broadcastio.outbox._box import CampaignStatus, Outbox, OutboxRow, OutboxState, OutboxStatus
+from broadcastio.outbox._runner import DEFAULT_DEADLINE
+
+__all__ = ["DEFAULT_DEADLINE", "CampaignStatus", "Outbox", "OutboxRow", "OutboxState", "OutboxStatus", "RunControl"]

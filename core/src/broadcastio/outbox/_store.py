@@ -1,0 +1,532 @@
+"""The journal's SQL: schema and the statements the writer thread runs.
+
+Every function here takes the writer's connection, runs inside the writer's
+current transaction and never commits: the writer groups many of them into
+one transaction, so one fsync covers a whole batch of state changes.
+
+Rows are leased: ``owner`` and ``next_attempt_at`` (a wall-clock epoch
+time) say who may touch a row that is not final, and until when. A row
+whose lease has expired, or whose owner is provably dead (this host, pid
+not alive), may be taken over by any process. A ``pending`` row without an
+owner but with ``next_attempt_at`` is *deferred*: nobody sends it before
+that time (a transient failure, an open breaker, a rate limit).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+
+from broadcastio._errors import ConfigurationError, ErrorClass
+from broadcastio._models import DeliveryError, DeliveryResult, DeliveryStatus, Message
+
+__all__ = [
+    "BUSY_CODE",
+    "FINAL_STATES",
+    "INTERRUPTED_CODE",
+    "OPEN_STATES",
+    "SCHEMA_VERSION",
+    "UNDECODABLE_CODE",
+    "Decision",
+    "abandon",
+    "campaign_journalled",
+    "claim_due",
+    "create_schema",
+    "decode_message",
+    "encode_message",
+    "finish_and_start",
+    "ingest_chunk",
+    "mark_all_final",
+    "mark_final",
+    "mark_sending",
+    "open_campaign",
+    "owner_is_dead",
+    "release",
+    "renew",
+    "stored_result",
+    "waiting",
+]
+
+SCHEMA_VERSION = 2
+OPEN_STATES = ("pending", "sending", "unknown")
+FINAL_STATES = ("sent", "failed")
+INTERRUPTED_CODE = "outbox.interrupted"
+BUSY_CODE = "outbox.in_progress"
+UNDECODABLE_CODE = "outbox.undecodable_row"
+_HOST = socket.gethostname()
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Message)
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS campaigns (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at REAL NOT NULL,
+    journalled_at REAL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    next_attempt_at REAL,
+    route TEXT,
+    reference_id TEXT,
+    provider TEXT,
+    provider_message_id TEXT,
+    error_code TEXT,
+    error_class TEXT,
+    error_message TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    message BLOB NOT NULL,
+    campaign INTEGER,
+    row_number INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_by_campaign ON outbox (campaign);
+"""
+
+# Columns read back to decide about a row or to rebuild its stored result.
+_ROW_COLUMNS = (
+    "id, idempotency_key, state, owner, next_attempt_at, route, reference_id, "
+    "provider, provider_message_id, error_code, error_class, error_message, attempts, row_number, campaign"
+)
+
+
+class Decision:
+    """What to do with one row: ``send`` it (claimed, with its message), give
+    back its stored ``result`` (``done``, or ``busy`` while another run holds
+    it), or wait: ``deferred`` until ``until``."""
+
+    __slots__ = ("attempts", "kind", "message", "result", "row_id", "row_number", "until")
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        row_id: int = 0,
+        message: Message | None = None,
+        result: DeliveryResult | None = None,
+        attempts: int = 0,
+        row_number: int | None = None,
+        until: float | None = None,
+    ) -> None:
+        self.kind = kind
+        self.row_id = row_id
+        self.message = message
+        self.result = result
+        self.attempts = attempts
+        self.row_number = row_number
+        self.until = until
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create the tables if missing, upgrading a version 1 journal in place."""
+    conn.execute("CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    row = conn.execute("SELECT value FROM outbox_meta WHERE key = 'schema_version'").fetchone()
+    version = None if row is None else int(row[0])
+    if version == 1:  # add campaigns and row numbers; existing rows belong to no campaign
+        conn.execute("ALTER TABLE outbox ADD COLUMN campaign INTEGER")
+        conn.execute("ALTER TABLE outbox ADD COLUMN row_number INTEGER")
+    elif version is not None and version != SCHEMA_VERSION:
+        raise ConfigurationError(f"outbox schema version {version} is not supported (expected {SCHEMA_VERSION})")
+    for statement in _TABLES.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("INSERT OR REPLACE INTO outbox_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
+def encode_message(message: Message) -> bytes:
+    return _encoder.encode(message)
+
+
+def decode_message(blob: bytes) -> Message:
+    return _decoder.decode(blob)
+
+
+def owner_is_dead(owner: str) -> bool:
+    """True only when ``owner`` (``host:pid:random[/run]``) names a process of
+    this host that no longer exists; any doubt counts as alive."""
+    parts = owner.split("/", 1)[0].split(":")
+    if len(parts) != 3 or parts[0] != _HOST:
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but not ours to signal
+        return False
+    return False
+
+
+def _error_of(row: Sequence[Any]) -> DeliveryError | None:
+    code, error_class, error_message, provider = row[9], row[10], row[11], row[7]
+    if code is None:
+        return None
+    return DeliveryError(
+        code=code,
+        message=error_message or "",
+        error_class=ErrorClass(error_class or ErrorClass.AMBIGUOUS.value),
+        provider=provider,
+    )
+
+
+_STATUS_OF_STATE: dict[str, DeliveryStatus] = {"sent": "delivered", "failed": "failed", "pending": "failed"}
+
+
+def stored_result(row: Sequence[Any]) -> DeliveryResult:
+    """The result a row records (a row read with ``_ROW_COLUMNS``). A
+    deferred ``pending`` row reads as failed with its transient error."""
+    key, state, reference_id, provider, message_id = row[1], row[2], row[6], row[7], row[8]
+    error = _error_of(row)
+    status = _STATUS_OF_STATE.get(state, "unknown")
+    if status != "delivered" and error is None:
+        status = "unknown"
+        error = DeliveryError.ambiguous(BUSY_CODE, "another run is sending this message now")
+    return DeliveryResult(
+        status=status,
+        provider=provider,
+        provider_message_id=message_id if status == "delivered" else None,
+        error=error if status != "delivered" else None,
+        idempotency_key=key,
+        reference_id=reference_id,
+    )
+
+
+def _busy(key: str, reference_id: str | None) -> Decision:
+    error = DeliveryError.ambiguous(BUSY_CODE, "another run holds this message's lease and may be sending it")
+    return Decision(
+        "busy", result=DeliveryResult(status="unknown", error=error, idempotency_key=key, reference_id=reference_id)
+    )
+
+
+def _interrupt(conn: sqlite3.Connection, row: Sequence[Any], now: float) -> list[Any]:
+    """A ``sending`` row whose run died: the request may have left, so it becomes ``unknown``."""
+    text = "the run sending this message stopped; it may have been delivered"
+    conn.execute(
+        "UPDATE outbox SET state = 'unknown', owner = NULL, next_attempt_at = NULL, error_code = ?, "
+        "error_class = 'ambiguous', error_message = ?, updated_at = ? WHERE id = ?",
+        (INTERRUPTED_CODE, text, now, row[0]),
+    )
+    patched = list(row)
+    patched[2:5] = ["unknown", None, None]
+    patched[9:12] = [INTERRUPTED_CODE, "ambiguous", text]
+    return patched
+
+
+def _decide(
+    conn: sqlite3.Connection,
+    row: Sequence[Any],
+    owner: str | None,
+    now: float,
+    lease_until: float | None,
+    idempotent: frozenset[str],
+) -> Decision:
+    """Claim ``row`` for sending, or say why not (runs in the writer's transaction)."""
+    row_id, state, row_owner, until, route = row[0], row[2], row[3], row[4], row[5]
+    if state in FINAL_STATES:
+        return Decision("done", result=stored_result(row))
+    if row_owner is not None and until is not None and until > now and not owner_is_dead(row_owner):
+        return _busy(row[1], row[6])  # held by a live run, ours included (a key given twice)
+    if row_owner is None and state == "pending" and until is not None and until > now:
+        return Decision("deferred", row_id=row_id, until=until)
+    if state == "sending":
+        row = _interrupt(conn, row, now)
+        state = "unknown"
+    if state == "unknown":
+        names = route.split(",") if route else []
+        if not names or not all(name in idempotent for name in names):
+            return Decision("done", result=stored_result(row))
+    conn.execute("UPDATE outbox SET owner = ?, next_attempt_at = ? WHERE id = ?", (owner, lease_until, row_id))
+    return Decision("send", row_id=row_id, attempts=int(row[12]), row_number=row[13])
+
+
+def _load(conn: sqlite3.Connection, decision: Decision, row: Sequence[Any], now: float) -> Decision:
+    """Attach the stored message to a claimed row; a row that cannot be decoded fails alone."""
+    blob = conn.execute("SELECT message FROM outbox WHERE id = ?", (decision.row_id,)).fetchone()[0]
+    try:
+        decision.message = decode_message(blob)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        text = f"the journalled message cannot be decoded, so it cannot be sent: {exc}"
+        conn.execute(
+            "UPDATE outbox SET state = 'failed', owner = NULL, next_attempt_at = NULL, error_code = ?, "
+            "error_class = 'permanent', error_message = ?, updated_at = ? WHERE id = ?",
+            (UNDECODABLE_CODE, text, now, decision.row_id),
+        )
+        error = DeliveryError.permanent(UNDECODABLE_CODE, text)
+        result = DeliveryResult(status="failed", error=error, idempotency_key=row[1], reference_id=row[6])
+        return Decision("done", result=result, row_number=row[13])
+    return decision
+
+
+def open_campaign(conn: sqlite3.Connection, name: str, now: float) -> int:
+    """The id of campaign ``name``, created if new."""
+    conn.execute("INSERT OR IGNORE INTO campaigns (name, created_at) VALUES (?, ?)", (name, now))
+    return int(conn.execute("SELECT id FROM campaigns WHERE name = ?", (name,)).fetchone()[0])
+
+
+def campaign_journalled(conn: sqlite3.Connection, campaign: int, now: float) -> None:
+    """Note that the whole input of ``campaign`` is in the journal."""
+    conn.execute("UPDATE campaigns SET journalled_at = ? WHERE id = ?", (now, campaign))
+
+
+_INSERT = (
+    "INSERT INTO outbox (idempotency_key, state, reference_id, created_at, updated_at, message, campaign, "
+    "row_number) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
+)
+
+
+def ingest_chunk(
+    conn: sqlite3.Connection, items: Sequence[tuple[int, Message]], campaign: int | None, now: float
+) -> tuple[int, list[DeliveryResult]]:
+    """Journal ``(row number, message)`` pairs as free ``pending`` rows of ``campaign``.
+
+    Returns how many were new, and the results to give back at once for
+    messages already journalled: a final row's stored result, a busy result
+    for a row another live run holds (or a key given twice in this chunk).
+    A known row that is not final joins ``campaign`` and is sent by the run.
+    New keys are inserted first (one ``executemany``); only when some were
+    already there are those rows read back, so a fresh campaign costs no lookups.
+    """
+    given: list[DeliveryResult] = []
+    fresh: set[str] = set()
+    new_rows: list[tuple[Any, ...]] = []
+    encode = _encoder.encode
+    for number, message in items:
+        metadata = message.metadata
+        key = metadata.idempotency_key
+        if key in fresh:  # the same key twice in one chunk: the first copy is the one sent
+            given.append(_busy(key, metadata.reference_id).result)  # type: ignore[arg-type]
+            continue
+        fresh.add(key)
+        new_rows.append((key, metadata.reference_id, now, now, encode(message), campaign, number))
+    base = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+    before = conn.total_changes
+    conn.executemany(_INSERT, new_rows)
+    added = conn.total_changes - before
+    if added == len(new_rows):
+        return added, given
+    keys = [row[0] for row in new_rows]
+    adopt: list[int] = []
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        marks = ",".join("?" * len(part))
+        query = f"SELECT {_ROW_COLUMNS} FROM outbox WHERE idempotency_key IN ({marks}) AND id <= ?"
+        for row in conn.execute(query, (*part, base)):
+            state, row_owner, until = row[2], row[3], row[4]
+            if state in FINAL_STATES:
+                given.append(stored_result(row))
+            elif row_owner is not None and until is not None and until > now and not owner_is_dead(row_owner):
+                given.append(_busy(row[1], row[6]).result)  # type: ignore[arg-type]
+            elif row[14] != campaign:
+                adopt.append(row[0])
+    if adopt and campaign is not None:
+        conn.executemany("UPDATE outbox SET campaign = ? WHERE id = ?", [(campaign, row_id) for row_id in adopt])
+    return added, given
+
+
+def claim_due(
+    conn: sqlite3.Connection,
+    campaign: int | None,
+    after_id: int,
+    limit: int,
+    owner: str,
+    now: float,
+    lease_until: float,
+    idempotent: frozenset[str],
+) -> tuple[int, list[Decision]]:
+    """Decide about up to ``limit`` open rows after row ``after_id`` (of one
+    campaign, or of all); sendable rows are claimed and come with their message.
+
+    Returns the last row id scanned (unchanged: the scan is over) and the decisions.
+    """
+    where = "campaign = ? AND id > ?" if campaign is not None else "id > ?"
+    params: tuple[Any, ...] = (campaign, after_id, limit) if campaign is not None else (after_id, limit)
+    rows = conn.execute(
+        f"SELECT {_ROW_COLUMNS} FROM outbox WHERE {where} AND state IN ('pending', 'sending', 'unknown') "
+        "ORDER BY id LIMIT ?",
+        params,
+    ).fetchall()
+    decisions: list[Decision] = []
+    for row in rows:
+        decision = _decide(conn, row, owner, now, lease_until, idempotent)
+        if decision.kind == "send":
+            decision = _load(conn, decision, row, now)
+        elif decision.result is not None:
+            decision.row_number = row[13]
+        decisions.append(decision)
+    return (rows[-1][0] if rows else after_id), decisions
+
+
+_SENDING_SQL = (
+    "UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?, route = ?, "
+    "updated_at = ? WHERE id = ? AND owner = ?"
+)
+_FINAL_SQL = (
+    "UPDATE outbox SET state = ?, owner = NULL, next_attempt_at = ?, provider = ?, provider_message_id = ?, "
+    "error_code = ?, error_class = ?, error_message = ?, updated_at = ? WHERE id = ? AND state != 'sent'"
+)
+_STATE_OF_STATUS = {"delivered": "sent", "failed": "failed", "unknown": "unknown"}
+
+
+def _final_params(row_id: int, result: DeliveryResult, now: float, defer_until: float | None) -> tuple[Any, ...]:
+    """``defer_until`` set: the row goes back to ``pending`` until then, not to a final state."""
+    state = "pending" if defer_until is not None else _STATE_OF_STATUS[result.status]
+    error = result.error
+    if error is None:
+        return (state, defer_until, result.provider, result.provider_message_id, None, None, None, now, row_id)
+    return (
+        state,
+        defer_until,
+        result.provider,
+        result.provider_message_id,
+        error.code,
+        error.error_class.value,
+        error.message,
+        now,
+        row_id,
+    )
+
+
+def _still_ours(conn: sqlite3.Connection, claims: Sequence[tuple[int, str]]) -> list[bool]:
+    """Which rows ``mark_sending`` could mark (the rare path: some lease was lost)."""
+    answers = []
+    for row_id, owner in claims:
+        row = conn.execute("SELECT owner, state FROM outbox WHERE id = ?", (row_id,)).fetchone()
+        answers.append(row is not None and row[0] == owner and row[1] == "sending")
+    return answers
+
+
+def mark_sending(conn: sqlite3.Connection, row_id: int, owner: str, now: float, lease_until: float, route: str) -> bool:
+    """Mark a claimed row ``sending`` before its provider is called; False if the lease was lost."""
+    return conn.execute(_SENDING_SQL, (lease_until, route, now, row_id, owner)).rowcount == 1
+
+
+def _mark_sending_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
+    cursor = conn.executemany(
+        _SENDING_SQL, [(until, route, now, row_id, owner) for row_id, owner, now, until, route in calls]
+    )
+    if cursor.rowcount == len(calls):
+        return [True] * len(calls)
+    return _still_ours(conn, [(call[0], call[1]) for call in calls])
+
+
+def mark_final(
+    conn: sqlite3.Connection, row_id: int, result: DeliveryResult, now: float, defer_until: float | None
+) -> None:
+    """Record a delivery's outcome (or its deferral); a row already ``sent`` is never downgraded."""
+    conn.execute(_FINAL_SQL, _final_params(row_id, result, now, defer_until))
+
+
+def _mark_final_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[None]:
+    conn.executemany(_FINAL_SQL, [_final_params(*call) for call in calls])
+    return [None] * len(calls)
+
+
+def finish_and_start(
+    conn: sqlite3.Connection,
+    done_id: int,
+    result: DeliveryResult,
+    now: float,
+    defer_until: float | None,
+    next_id: int,
+    owner: str,
+    lease_until: float,
+    route: str,
+) -> bool:
+    """Record one outcome and mark the same worker's next row ``sending``: one round trip, not two."""
+    mark_final(conn, done_id, result, now, defer_until)
+    return mark_sending(conn, next_id, owner, now, lease_until, route)
+
+
+def _finish_and_start_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
+    conn.executemany(_FINAL_SQL, [_final_params(*call[:4]) for call in calls])
+    return _mark_sending_many(conn, [(call[4], call[5], call[2], call[6], call[7]) for call in calls])
+
+
+# The writer runs many queued calls of these at once with ``executemany``.
+mark_sending.many = _mark_sending_many  # type: ignore[attr-defined]
+mark_final.many = _mark_final_many  # type: ignore[attr-defined]
+finish_and_start.many = _finish_and_start_many  # type: ignore[attr-defined]
+
+
+def mark_all_final(
+    conn: sqlite3.Connection, outcomes: Sequence[tuple[int, DeliveryResult, float | None]], now: float
+) -> None:
+    """Record outcomes a stopping run had not written yet."""
+    for row_id, result, defer_until in outcomes:
+        mark_final(conn, row_id, result, now, defer_until)
+
+
+def abandon(conn: sqlite3.Connection, row_id: int, owner: str, now: float, code: str, text: str) -> None:
+    """Give a row back as ``pending``: its send stopped on a configuration error, which
+    the provider raised before the message could leave."""
+    conn.execute(
+        "UPDATE outbox SET state = 'pending', owner = NULL, next_attempt_at = NULL, error_code = ?, "
+        "error_class = 'transient', error_message = ?, updated_at = ? WHERE id = ? AND owner = ?",
+        (code, text, now, row_id, owner),
+    )
+
+
+def renew(conn: sqlite3.Connection, row_ids: Iterable[int], owner: str, lease_until: float) -> None:
+    """Extend the lease of rows this run still holds."""
+    conn.executemany(
+        "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND owner = ?",
+        ((lease_until, row_id, owner) for row_id in row_ids),
+    )
+
+
+def release(conn: sqlite3.Connection, owner: str, now: float) -> None:
+    """Give back every row a stopped run still holds: unsent ones become free
+    at once, ``sending`` ones become ``unknown`` (their request may have left).
+
+    ``owner`` is the run's own lease id, so no other run's rows are touched.
+    """
+    conn.execute(
+        "UPDATE outbox SET state = 'unknown', owner = NULL, next_attempt_at = NULL, error_code = ?, "
+        "error_class = 'ambiguous', error_message = ?, updated_at = ? WHERE owner = ? AND state = 'sending'",
+        (INTERRUPTED_CODE, "the run was stopped while sending; it may have been delivered", now, owner),
+    )
+    conn.execute(
+        "UPDATE outbox SET owner = NULL, next_attempt_at = NULL WHERE owner = ? AND state IN ('pending', 'unknown')",
+        (owner,),
+    )
+
+
+def waiting(
+    conn: sqlite3.Connection, campaign: int | None, owner: str, now: float
+) -> tuple[int, float | None, int, float | None]:
+    """(rows waiting for a later attempt, the earliest due time: ``now`` when some
+    are due already; rows leased by other live runs, the latest lease end)."""
+    scope, params = ("campaign = ? AND ", (campaign,)) if campaign is not None else ("", ())
+    deferred, due = conn.execute(
+        f"SELECT count(*), min(next_attempt_at) FROM outbox WHERE {scope}state = 'pending' AND owner IS NULL "
+        "AND next_attempt_at IS NOT NULL",
+        params,
+    ).fetchone()
+    if due is not None:
+        due = max(due, now)
+    leased = 0
+    until: float | None = None
+    for row_owner, row_until in conn.execute(
+        f"SELECT owner, next_attempt_at FROM outbox WHERE {scope}state IN ('pending', 'sending', 'unknown') "
+        "AND owner IS NOT NULL AND owner != ? AND next_attempt_at > ?",
+        (*params, owner, now),
+    ):
+        if not owner_is_dead(row_owner):
+            leased += 1
+            until = row_until if until is None else max(until, row_until)
+    return int(deferred), due, leased, until
