@@ -26,7 +26,7 @@ nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "templ
 
 
 def _install_core(session: nox.Session) -> None:
-    session.install("-e", "core[http,testing,cli]", *TEST_TOOLS)
+    session.install("-e", "core[http,testing,cli,receipts]", *TEST_TOOLS)
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -48,7 +48,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy --strict on core."""
-    session.install("mypy>=1.11", "-e", "core[http,testing,cli]", "pytest", "hypothesis")
+    session.install("mypy>=1.11", "-e", "core[http,testing,cli,receipts]", "pytest", "hypothesis")
     session.run("mypy")
 
 

@@ -15,6 +15,7 @@ from broadcastio.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USA
 from broadcastio.cli._config import config
 from broadcastio.cli._outbox import outbox
 from broadcastio.cli._providers import providers
+from broadcastio.cli._receipts import receipts
 from broadcastio.cli._send import send
 from broadcastio.logging import configure_logging
 
@@ -41,6 +42,7 @@ cli.add_command(broadcast)
 cli.add_command(outbox)
 cli.add_command(providers)
 cli.add_command(config)
+cli.add_command(receipts)
 
 
 def main() -> None:

@@ -49,6 +49,8 @@ class Receipt(Struct, frozen=True, kw_only=True):
     :param status: the provider's own word (``undelivered``, ``read``, ...).
     :param error: for ``FAILED``, the provider's code classified like any error.
     :param occurred_at: when the provider says it happened (else when received).
+    :param provider: the configured provider (its name in ``broadcastio.toml``)
+        whose endpoint received it; the receipts app sets it.
     """
 
     provider_type: str
@@ -59,6 +61,7 @@ class Receipt(Struct, frozen=True, kw_only=True):
     status: str
     error: DeliveryError | None = None
     occurred_at: dt.datetime
+    provider: str | None = None
 
 
 RecordOutcome = Literal["recorded", "duplicate", "orphaned", "stale"]
