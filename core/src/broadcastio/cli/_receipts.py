@@ -9,7 +9,9 @@ printed on stdout as one line: provider, message id, status, outcome.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -123,4 +125,12 @@ def serve(
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, server_header=False)
     )
+    # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again
+    # for the handler that was there before: a no-op one makes that a clean exit 0.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _stopped)
     server.run()
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """Nothing to do: the server has already shut down when this runs."""

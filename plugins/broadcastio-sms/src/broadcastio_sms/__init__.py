@@ -7,11 +7,21 @@ Install it and the ``sms`` provider type is registered through the
 from __future__ import annotations
 
 from broadcastio import ProviderType, hookimpl
+from broadcastio.receipts import ReceiptEndpoint
 
 from broadcastio_sms._phone import mask_phone, normalize_e164
 from broadcastio_sms._provider import DEFAULT_BASE_URL, TwilioSmsProvider
+from broadcastio_sms._receipts import receipt_endpoint, twilio_signature
 
-__all__ = ["DEFAULT_BASE_URL", "TwilioSmsProvider", "broadcastio_provider_types", "mask_phone", "normalize_e164"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "TwilioSmsProvider",
+    "broadcastio_provider_types",
+    "broadcastio_receipt_endpoints",
+    "mask_phone",
+    "normalize_e164",
+    "twilio_signature",
+]
 
 
 @hookimpl
@@ -25,3 +35,9 @@ def broadcastio_provider_types() -> list[ProviderType]:
             description="SMS through the Twilio Messages API",
         )
     ]
+
+
+@hookimpl
+def broadcastio_receipt_endpoints() -> list[ReceiptEndpoint]:
+    """Register the Twilio status callback endpoint of ``sms`` providers."""
+    return [receipt_endpoint()]
