@@ -12,10 +12,12 @@ with its fake driver, for tests and demos.
 from __future__ import annotations
 
 from broadcastio import ProviderType, hookimpl
+from broadcastio.receipts import ReceiptEndpoint
 
 from broadcastio_whatsapp._cloud import WhatsAppCloudProvider
 from broadcastio_whatsapp._cloud_payload import MEDIA_LINK_KEY, TEMPLATE_KEY
 from broadcastio_whatsapp._node import WhatsAppProvider
+from broadcastio_whatsapp._receipts import ack_signature, cloud_endpoint, hub_signature, node_endpoint
 
 __version__ = "0.1.0"
 
@@ -25,7 +27,10 @@ __all__ = [
     "WhatsAppCloudProvider",
     "WhatsAppProvider",
     "__version__",
+    "ack_signature",
     "broadcastio_provider_types",
+    "broadcastio_receipt_endpoints",
+    "hub_signature",
 ]
 
 
@@ -46,3 +51,9 @@ def broadcastio_provider_types() -> list[ProviderType]:
             description="WhatsApp Cloud API (Meta Graph API): text, template and media messages",
         ),
     ]
+
+
+@hookimpl
+def broadcastio_receipt_endpoints() -> list[ReceiptEndpoint]:
+    """Register the Cloud API webhook and node-whatsapp's ack callback."""
+    return [cloud_endpoint(), node_endpoint()]
