@@ -358,3 +358,34 @@ def test_occurred_at_is_when_it_arrived(twilio: Any) -> None:
     )
     (receipt,) = handler(request).receipts
     assert receipt.occurred_at == dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+
+
+def test_e2e_twilio_calls_back_the_running_server_after_a_send(
+    receipts_server: tuple[str, subprocess.Popen[str]], make_provider: Any, twilio: Any
+) -> None:
+    """Real processes and HTTP end to end: the provider sends to the local Twilio, which later POSTs
+    signed status callbacks (sent, then delivered) to ``receipts serve``; both are recorded."""
+    import asyncio
+
+    url, process = receipts_server
+    twilio.callback_statuses = ["sent", "delivered"]
+    provider: TwilioSmsProvider = make_provider(name="texts", receipts_base_url=url)
+
+    async def send() -> Any:
+        try:
+            return await provider.send(Message(recipient=twilio.TO_NUMBER, text="hi"), twilio.TO_NUMBER)
+        finally:
+            await provider.aclose()
+
+    result = asyncio.run(send())
+    assert result.ok
+    deadline = time.monotonic() + 10
+    while len(twilio.callback_answers) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert twilio.callback_answers == [200, 200]
+    process.terminate()
+    stdout, _ = process.communicate(timeout=10)
+    assert [line for line in stdout.splitlines() if line.startswith("receipt ")] == [
+        f"receipt texts {result.provider_message_id} sent recorded",
+        f"receipt texts {result.provider_message_id} delivered recorded",
+    ]
