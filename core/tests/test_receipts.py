@@ -375,3 +375,16 @@ def test_serve_without_a_receipt_endpoint_is_a_usage_error(tmp_path: Any) -> Non
     result = _serve(tmp_path, "--port", "1")
     assert result.exit_code == 2
     assert "no configured provider has a receipt endpoint" in result.output
+
+
+async def test_a_failing_sink_answers_500_so_the_provider_tries_again(plugin: EchoPlugin) -> None:
+    class Locked(MemoryReceiptSink):
+        async def record(self, receipt: Receipt) -> Any:
+            raise OSError("database is locked")
+
+    body = body_of(("M1", "delivered"))
+    app = make_app(plugin, Locked())
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.post("/gw/hook", content=body, headers={"X-Sig": sign(body)})
+    assert response.status_code == 500
