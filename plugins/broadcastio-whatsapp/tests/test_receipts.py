@@ -13,7 +13,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import broadcastio_whatsapp
@@ -333,3 +338,70 @@ async def test_a_tighter_tolerance_refuses_sooner(sink: MemoryReceiptSink) -> No
         old = await http.post("/wa/ack", content=body, headers=ack_headers(body, t=int(time.time()) - 30))
         fresh = await http.post("/wa/ack", content=body, headers=ack_headers(body))
     assert (old.status_code, fresh.status_code) == (403, 200)
+
+
+# --- over real HTTP, through `broadcastio receipts serve` -------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_answers_meta_and_node_whatsapp_over_http(tmp_path: Path) -> None:
+    """A child process serving both WhatsApp endpoints: Meta's handshake, a signed status webhook,
+    a node-whatsapp ack signed as acks.js signs it, and forged ones refused."""
+    config = tmp_path / "broadcastio.toml"
+    config.write_text(
+        '[[providers]]\nname = "wa-cloud"\ntype = "whatsapp-cloud"\n[providers.settings]\n'
+        'phone_number_id = "106540352242922"\naccess_token = "graph-token"\n'
+        'app_secret = "${META_APP_SECRET}"\nwebhook_verify_token = "${META_VERIFY_TOKEN}"\n'
+        '[[providers]]\nname = "wa"\ntype = "whatsapp"\n[providers.settings]\nack_secret = "${WA_ACK_SECRET}"\n',
+        encoding="utf-8",
+    )
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "META_APP_SECRET": APP_SECRET,
+        "META_VERIFY_TOKEN": VERIFY_TOKEN,
+        "WA_ACK_SECRET": ACK_SECRET,
+        "BROADCASTIO_PLUGINS": "whatsapp",
+    }
+    command = [sys.executable, "-m", "broadcastio", "receipts", "serve", "-c", str(config), "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "receipts serve did not start in 20 s"
+            time.sleep(0.1)
+        with httpx.Client(base_url=url, timeout=5) as http:
+            query = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"}
+            assert http.get("/wa-cloud/webhook", params=query).text == "42"
+            wrong = {**query, "hub.verify_token": "nope"}
+            assert http.get("/wa-cloud/webhook", params=wrong).status_code == 403
+            body = webhook(status("delivered"))
+            assert http.post("/wa-cloud/webhook", content=body, headers=hub_headers(body)).status_code == 200
+            assert http.post("/wa-cloud/webhook", content=body, headers=hub_headers(body, "x")).status_code == 403
+            ack = ack_body("read")
+            assert http.post("/wa/ack", content=ack, headers=ack_headers(ack)).status_code == 200
+            stale = ack_headers(ack, t=int(time.time()) - 600)
+            assert http.post("/wa/ack", content=ack, headers=stale).status_code == 403
+    finally:
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+    assert [line for line in stdout.splitlines() if line.startswith("receipt ")] == [
+        f"receipt wa-cloud {WAMID} delivered recorded",
+        f"receipt wa {NODE_ID} read recorded",
+    ]
+    assert APP_SECRET not in stdout + stderr
+    assert ACK_SECRET not in stdout + stderr
