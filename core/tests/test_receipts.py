@@ -6,6 +6,7 @@ the body (the providers' own endpoints are tested in their plugins).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -28,6 +29,8 @@ from broadcastio.receipts import (
     signatures_match,
 )
 from broadcastio.testing import isolated_plugin_manager
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -388,3 +391,53 @@ async def test_a_failing_sink_answers_500_so_the_provider_tries_again(plugin: Ec
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         response = await http.post("/gw/hook", content=body, headers={"X-Sig": sign(body)})
     assert response.status_code == 500
+
+
+# --- the memory sink's invariants, for any order of receipts --------------------------------------
+
+_RECEIPTS = st.lists(
+    st.tuples(st.sampled_from(["A", "B", "X"]), st.sampled_from(list(ReceiptLevel))),
+    max_size=30,
+)
+
+
+@given(_RECEIPTS)
+def test_memory_sink_levels_never_fall_and_replays_change_nothing(items: list[tuple[str, ReceiptLevel]]) -> None:
+    """Whatever arrives, in any order and repeated: each receipt_id counts once, a known message's
+    level only rises until FAILED, which is final, and unknown messages stay orphans."""
+    sink = MemoryReceiptSink({"A", "B"})
+    seen: set[str] = set()
+    expected: dict[str, ReceiptLevel] = {}
+
+    async def run() -> None:
+        for message_id, level in items:
+            receipt = Receipt(
+                provider_type="x",
+                receipt_id=f"{message_id}:{level.name}",
+                provider_message_id=message_id,
+                level=level,
+                status=level.name.lower(),
+                occurred_at=dt.datetime.now(dt.UTC),
+            )
+            before = sink.level_of(message_id)
+            outcome = await sink.record(receipt)
+            if receipt.receipt_id in seen:
+                assert outcome == "duplicate"
+            elif message_id == "X":
+                assert outcome == "orphaned"
+            elif before is None or (
+                before is not ReceiptLevel.FAILED and (level is ReceiptLevel.FAILED or level > before)
+            ):
+                assert outcome == "recorded"
+                expected[message_id] = level
+            else:
+                assert outcome == "stale"
+            seen.add(receipt.receipt_id)
+            after = sink.level_of(message_id)
+            if before is ReceiptLevel.FAILED:
+                assert after is ReceiptLevel.FAILED
+
+    asyncio.run(run())
+    assert {key: sink.level_of(key) for key in expected} == expected
+    assert sink.level_of("X") is None
+    assert len(sink.receipts) + len(sink.orphans) == len(seen)
