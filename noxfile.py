@@ -48,7 +48,7 @@ nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "templ
 
 
 def _install_core(session: nox.Session) -> None:
-    session.install("-e", "core[http,testing,cli]", *TEST_TOOLS)
+    session.install("-e", "core[http,testing,cli,receipts]", *TEST_TOOLS)
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -71,7 +71,7 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     """mypy --strict on core, every plugin and the template."""
     plugins = [arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}")]
-    session.install("mypy>=1.11", "-e", "core[http,testing,cli]", *plugins, "-e", "plugins/_template", "pytest")
+    session.install("mypy>=1.11", "-e", "core[http,testing,cli,receipts]", *plugins, "-e", "plugins/_template", "pytest")
     session.run("mypy")
 
 

@@ -125,6 +125,7 @@ _MOVED = {
             "BreakerChangeEvent",
             "FallbackEvent",
             "HealthChangeEvent",
+            "ReceiptEvent",
             "ResultEvent",
             "SendAbortedEvent",
             "SendStartedEvent",

@@ -12,12 +12,14 @@ from msgspec import Struct
 
 from broadcastio._breaker import BreakerState
 from broadcastio._models import DeliveryAttempt, DeliveryError, DeliveryResult, Message, ProviderHealth, SkipReason
+from broadcastio.receipts._model import Receipt, RecordOutcome
 
 __all__ = [
     "AttemptEvent",
     "BreakerChangeEvent",
     "FallbackEvent",
     "HealthChangeEvent",
+    "ReceiptEvent",
     "ResultEvent",
     "SendAbortedEvent",
     "SendStartedEvent",
@@ -104,3 +106,10 @@ class BreakerChangeEvent(Struct, frozen=True, kw_only=True):
     state: BreakerState
     previous: BreakerState
     at: dt.datetime
+
+
+class ReceiptEvent(Struct, frozen=True, kw_only=True):
+    """A provider's delivery receipt was verified and handed to the sink."""
+
+    receipt: Receipt
+    outcome: RecordOutcome

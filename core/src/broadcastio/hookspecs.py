@@ -28,11 +28,14 @@ from broadcastio.events import (
     BreakerChangeEvent,
     FallbackEvent,
     HealthChangeEvent,
+    ReceiptEvent,
     ResultEvent,
     SendAbortedEvent,
     SendStartedEvent,
     SkipEvent,
 )
+from broadcastio._provider import ProviderType
+from broadcastio.receipts._endpoint import ReceiptEndpoint
 
 __all__ = [
     "PROJECT_NAME",
@@ -63,6 +66,18 @@ def broadcastio_provider_types() -> Iterable[ProviderType]:
     :returns: :class:`~broadcastio.ProviderType` records; a type name already
         registered by another plugin is refused with a
         :class:`~broadcastio.PluginError`.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def broadcastio_receipt_endpoints() -> Iterable[ReceiptEndpoint]:
+    """Register the delivery receipt endpoints of this plugin's provider types.
+
+    :returns: :class:`~broadcastio.receipts.ReceiptEndpoint` records; the
+        receipts app serves each at ``/<provider name><path>`` for every
+        configured provider of its type, with a handler built from that
+        provider's settings. The handler verifies the signature first.
     """
     raise NotImplementedError
 
@@ -136,4 +151,16 @@ def broadcastio_breaker_changed(event: BreakerChangeEvent) -> None:
     """Called when a provider's circuit breaker changes state.
 
     :param event: the provider, the new and previous state, and when.
+    """
+
+
+# --- Receipts -------------------------------------------------------------------
+
+
+@hookspec
+def broadcastio_receipt(event: ReceiptEvent) -> None:
+    """Called for each verified delivery receipt, after the sink recorded it.
+
+    :param event: the receipt and what the sink did with it
+        (``recorded``, ``duplicate``, ``orphaned`` or ``stale``).
     """

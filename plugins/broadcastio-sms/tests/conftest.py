@@ -2,7 +2,9 @@
 
 It checks basic auth and the form fields the way Twilio does, answers 201
 with a realistic message resource, and plays scripted replies (error
-bodies, slow answers) queued by a test.
+bodies, slow answers) queued by a test. With ``callback_statuses`` set, it
+then POSTs those statuses to the message's ``StatusCallback``, signed as
+Twilio signs them, like Twilio does after accepting a message.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import hashlib
+import hmac
 import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from broadcastio.testing.servers import serve_app
@@ -67,6 +72,9 @@ class FakeTwilio:
         self.account_status = "active"
         self.account_fetches = 0
         self._sids = itertools.count(1)
+        self.callback_statuses: list[str] = []
+        self.callback_answers: list[int] = []
+        self._callbacks: set[asyncio.Task[None]] = set()
 
     def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
         """Answer the next message request with ``body``."""
@@ -117,7 +125,32 @@ class FakeTwilio:
         if not form.get("Body"):
             return self._json(400, twilio_error(21602, "Message body is required."))
         sid = f"SM{next(self._sids):032x}"
+        if self.callback_statuses and form.get("StatusCallback"):
+            task = asyncio.get_running_loop().create_task(self._call_back(form["StatusCallback"], sid, form))
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
         return self._json(201, self._message_resource(sid, form))
+
+    async def _call_back(self, url: str, sid: str, form: dict[str, str]) -> None:
+        """Twilio's status callbacks: a form per status, X-Twilio-Signature over the URL and sorted params."""
+        async with aiohttp.ClientSession() as session:
+            for status in self.callback_statuses:
+                await asyncio.sleep(0.05)
+                params = {
+                    "AccountSid": ACCOUNT_SID,
+                    "ApiVersion": "2010-04-01",
+                    "From": form.get("From", ""),
+                    "MessageSid": sid,
+                    "MessageStatus": status,
+                    "SmsSid": sid,
+                    "SmsStatus": status,
+                    "To": form["To"],
+                }
+                data = url + "".join(name + params[name] for name in sorted(params))
+                signature = base64.b64encode(hmac.new(AUTH_TOKEN.encode(), data.encode(), hashlib.sha1).digest())
+                headers = {"X-Twilio-Signature": signature.decode()}
+                async with session.post(url, data=params, headers=headers) as response:
+                    self.callback_answers.append(response.status)
 
     @staticmethod
     def _message_resource(sid: str, form: dict[str, str]) -> dict[str, Any]:

@@ -24,7 +24,11 @@ class TestRequest:
     async def test_posts_twilio_form_fields(self, make_provider: MakeProvider, twilio: Any) -> None:
         """The form carries To in E.164, From, Body and StatusCallback, and the sid comes back as the id."""
         provider = make_provider(status_callback="https://example.com/twilio/status")
-        result = await send(provider, "+1 (415) 555-2671", "Your code is 123456")
+        message = Message(recipient="+1 (415) 555-2671", text="Your code is 123456")
+        try:
+            result = await provider.send(message, "+1 (415) 555-2671")
+        finally:
+            await provider.aclose()
         assert result.ok, result.error
         assert result.provider_message_id == "SM" + "0" * 31 + "1"
         assert twilio.received == [
@@ -32,7 +36,7 @@ class TestRequest:
                 "To": "+14155552671",
                 "From": twilio.FROM_NUMBER,
                 "Body": "Your code is 123456",
-                "StatusCallback": "https://example.com/twilio/status",
+                "StatusCallback": f"https://example.com/twilio/status?idempotency_key={message.idempotency_key}",
             }
         ]
 

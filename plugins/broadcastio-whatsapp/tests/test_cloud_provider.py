@@ -83,7 +83,8 @@ async def send(provider: WhatsAppCloudProvider, message: Message, address: str =
 class TestText:
     async def test_text_message_shape(self, graph: FakeGraph, provider: WhatsAppCloudProvider) -> None:
         """A text message goes to /{version}/{phone_number_id}/messages in the Cloud API's shape."""
-        result = await send(provider, Message(recipient=PHONE, text="hello"))
+        message = Message(recipient=PHONE, text="hello")
+        result = await send(provider, message)
         assert result.ok
         assert result.provider_message_id == "wamid.FAKE1"
         [request] = graph.requests
@@ -94,6 +95,7 @@ class TestText:
             "to": DIGITS,
             "type": "text",
             "text": {"body": "hello", "preview_url": False},
+            "biz_opaque_callback_data": message.idempotency_key,
         }
 
     async def test_preview_url_setting(self, graph: FakeGraph, fake_graph: tuple[FakeGraph, str]) -> None:

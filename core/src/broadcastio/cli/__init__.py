@@ -20,6 +20,7 @@ from broadcastio.cli._config import config
 from broadcastio.cli._outbox import outbox
 from broadcastio.cli._providers import providers
 from broadcastio.cli._run import EXIT_PENDING, EXIT_SIGINT, EXIT_SIGTERM
+from broadcastio.cli._receipts import receipts
 from broadcastio.cli._send import send
 from broadcastio.logs import configure
 
@@ -68,6 +69,7 @@ cli.add_command(broadcast)
 cli.add_command(outbox)
 cli.add_command(providers)
 cli.add_command(config)
+cli.add_command(receipts)
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ One ``broadcastio.send`` span per message, opened at ``broadcastio_send_started`
 and closed at ``broadcastio_result``; one ``broadcastio.attempt`` child span
 per provider attempt, with the attempt's own start time and duration; span
 events for fallback and skipped providers; counters and a duration histogram;
-counters of circuit breaker transitions and health changes.
+counters of circuit breaker transitions, health changes and delivery receipts.
 
 Hooks run on the event loop, so each one does a few dictionary operations and
 OpenTelemetry API calls, nothing more. The per-send state lives in a dict
@@ -24,6 +24,7 @@ from broadcastio.events import (
     BreakerChangeEvent,
     FallbackEvent,
     HealthChangeEvent,
+    ReceiptEvent,
     ResultEvent,
     SendAbortedEvent,
     SendStartedEvent,
@@ -121,6 +122,9 @@ class OpenTelemetryHooks:
         )
         self._health_changes = meter.create_counter(
             n.HEALTH_CHANGES, unit="{change}", description="Health check answers that changed"
+        )
+        self._receipts = meter.create_counter(
+            n.RECEIPTS, unit="{receipt}", description="Delivery receipts received, by provider type, level and outcome"
         )
         self._max_pending = max_pending
         self._sends: dict[_SendKey, _Send] = {}
@@ -268,6 +272,16 @@ class OpenTelemetryHooks:
     @hookimpl
     def broadcastio_health_changed(self, event: HealthChangeEvent) -> None:
         self._health_changes.add(1, {n.PROVIDER: event.provider, n.HEALTHY: event.health.healthy})
+
+    @hookimpl
+    def broadcastio_receipt(self, event: ReceiptEvent) -> None:
+        receipt = event.receipt
+        attributes = {
+            n.PROVIDER_TYPE: receipt.provider_type,
+            n.RECEIPT_LEVEL: receipt.level.name.lower(),
+            n.RECEIPT_OUTCOME: event.outcome,
+        }
+        self._receipts.add(1, attributes)
 
     # --- helpers -----------------------------------------------------------------
 

@@ -30,6 +30,10 @@ __all__ = [
     "PRIORITY",
     "PROVIDER",
     "PROVIDERS",
+    "PROVIDER_TYPE",
+    "RECEIPTS",
+    "RECEIPT_LEVEL",
+    "RECEIPT_OUTCOME",
     "RESULT_STATUS",
     "SKIP_EVENT",
     "SKIP_REASON",
@@ -52,10 +56,14 @@ FAILURES = "broadcastio.failures"
 ATTEMPT_DURATION = "broadcastio.attempt.duration"
 BREAKER_TRANSITIONS = "broadcastio.breaker.transitions"
 HEALTH_CHANGES = "broadcastio.health.changes"
+RECEIPTS = "broadcastio.receipts"
 
 # Attributes.
 PROVIDER = "broadcastio.provider"
 PROVIDERS = "broadcastio.providers"
+PROVIDER_TYPE = "broadcastio.provider.type"
+RECEIPT_LEVEL = "broadcastio.receipt.level"
+RECEIPT_OUTCOME = "broadcastio.receipt.outcome"
 CHANNEL = "broadcastio.channel"
 PRIORITY = "broadcastio.priority"
 RESULT_STATUS = "broadcastio.result.status"

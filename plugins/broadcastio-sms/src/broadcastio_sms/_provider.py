@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import time
+import urllib.parse
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from broadcastio.logs import get_logger
 
 from broadcastio_sms._errors import error_from_response, json_object
 from broadcastio_sms._phone import is_alphanumeric_sender, mask_phone, normalize_e164, redact_phones
+from broadcastio_sms._receipts import CALLBACK_KEY_PARAM, RECEIPT_PATH
 
 __all__ = ["DEFAULT_BASE_URL", "TwilioSmsProvider"]
 
@@ -51,6 +53,10 @@ class TwilioSmsProvider(HttpProvider):
         sender ID; optional when ``messaging_service_sid`` is given.
     :param messaging_service_sid: a Messaging Service (``MG...``) that picks the sender.
     :param status_callback: URL Twilio calls with delivery status updates.
+    :param receipts_base_url: where the broadcastio receipts app is reachable
+        (``broadcastio receipts serve --public-url``); status callbacks then go
+        to ``<receipts_base_url>/<name>/status``. Either way the message's
+        idempotency key is added to the callback URL's query.
     :param base_url: API root; tests point it at a local server.
     """
 
@@ -67,6 +73,7 @@ class TwilioSmsProvider(HttpProvider):
         from_number: str | None = None,
         messaging_service_sid: str | None = None,
         status_callback: str | None = None,
+        receipts_base_url: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float = 10.0,
         connect_timeout: float | None = None,
@@ -84,6 +91,11 @@ class TwilioSmsProvider(HttpProvider):
             raise ConfigurationError(f"provider {name!r}: set from_number or messaging_service_sid")
         if status_callback is not None and not status_callback.startswith(("http://", "https://")):
             raise ConfigurationError(f"provider {name!r}: status_callback must be an http:// or https:// URL")
+        if receipts_base_url is not None:
+            if not isinstance(receipts_base_url, str) or not receipts_base_url.startswith(("http://", "https://")):
+                raise ConfigurationError(f"provider {name!r}: receipts_base_url must be an http:// or https:// URL")
+            if status_callback is None:
+                status_callback = f"{receipts_base_url.rstrip('/')}/{urllib.parse.quote(name, safe='')}{RECEIPT_PATH}"
         super().__init__(
             name=name,
             channel="sms",
@@ -104,14 +116,14 @@ class TwilioSmsProvider(HttpProvider):
         self._messages_path = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
         self._account_path = f"/{API_VERSION}/Accounts/{account_sid}.json"
 
-    def _form(self, to: str, body: str) -> dict[str, str]:
+    def _form(self, to: str, body: str, key: str) -> dict[str, str]:
         form = {"To": to, "Body": body}
         if self.from_number is not None:
             form["From"] = self.from_number
         if self.messaging_service_sid is not None:
             form["MessagingServiceSid"] = self.messaging_service_sid
         if self.status_callback is not None:
-            form["StatusCallback"] = self.status_callback
+            form["StatusCallback"] = _with_key(self.status_callback, key)
         return form
 
     async def send(self, message: Message, address: str) -> DeliveryResult:
@@ -128,7 +140,9 @@ class TwilioSmsProvider(HttpProvider):
             return self._failed(error)
         if message.attachments:
             log.debug("sms.attachments_dropped", provider=self.name, count=len(message.attachments))
-        response = await self.request("POST", self._messages_path, data=self._form(to, message.text))
+        response = await self.request(
+            "POST", self._messages_path, data=self._form(to, message.text, message.idempotency_key)
+        )
         if isinstance(response, DeliveryError):
             return self._failed(response)
         if response.status_code not in (200, 201):
@@ -184,3 +198,12 @@ def _checked_sender(name: str, from_number: str | None) -> str | None:
         f"provider {name!r}: from_number {from_number!r} is neither a valid E.164 number (such as +14155552671) "
         "nor an alphanumeric sender ID (1-11 letters, digits or spaces)"
     )
+
+
+def _with_key(url: str, key: str) -> str:
+    """``url`` with the idempotency key in its query, so a status callback names the message by key too."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    query = [(name, value) for name, value in query if name != CALLBACK_KEY_PARAM]
+    query.append((CALLBACK_KEY_PARAM, key))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import importlib.metadata
 
+from broadcastio import hookimpl
 from broadcastio.plugins import provider_types
+from broadcastio.receipts import ReceiptEndpoint
 
 from broadcastio_whatsapp._cloud import WhatsAppCloudProvider
 from broadcastio_whatsapp._cloud_payload import MEDIA_LINK_KEY, TEMPLATE_KEY
 from broadcastio_whatsapp._node import WhatsAppProvider
+from broadcastio_whatsapp._receipts import ack_signature, cloud_endpoint, hub_signature, node_endpoint
 
 __version__ = importlib.metadata.version("broadcastio-whatsapp")
 
@@ -27,8 +30,17 @@ __all__ = [
     "WhatsAppCloudProvider",
     "WhatsAppProvider",
     "__version__",
+    "ack_signature",
     "broadcastio_provider_types",
+    "broadcastio_receipt_endpoints",
+    "hub_signature",
 ]
 
 broadcastio_provider_types = provider_types(WhatsAppProvider, WhatsAppCloudProvider)
 """Registers ``whatsapp`` and ``whatsapp-cloud``: name, channel and description come from each class."""
+
+
+@hookimpl
+def broadcastio_receipt_endpoints() -> list[ReceiptEndpoint]:
+    """Register the Cloud API webhook and node-whatsapp's ack callback."""
+    return [cloud_endpoint(), node_endpoint()]

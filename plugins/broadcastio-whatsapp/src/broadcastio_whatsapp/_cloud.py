@@ -48,6 +48,13 @@ class WhatsAppCloudProvider(HttpProvider):
     :param base_url: the Graph API host (tests point it at 127.0.0.1).
     :param preview_url: let WhatsApp render a preview of the first URL in a text.
     :param timeout: seconds for connect, write and read each.
+    :param app_secret: the Meta app secret; the receipts app checks webhook
+        signatures with it (sends do not use it).
+    :param webhook_verify_token: the verify token you typed when registering
+        the webhook, answered in the ``hub.challenge`` handshake.
+
+    Every message carries its idempotency key as ``biz_opaque_callback_data``,
+    which Meta echoes in the status webhooks.
 
     What is sent, first match wins:
 
@@ -66,7 +73,7 @@ class WhatsAppCloudProvider(HttpProvider):
 
     channel = "whatsapp"
     idempotent = False
-    secret_fields: ClassVar[tuple[str, ...]] = ("access_token",)
+    secret_fields: ClassVar[tuple[str, ...]] = ("access_token", "app_secret", "webhook_verify_token")
 
     def __init__(
         self,
@@ -77,6 +84,8 @@ class WhatsAppCloudProvider(HttpProvider):
         api_version: str = DEFAULT_API_VERSION,
         base_url: str = DEFAULT_BASE_URL,
         preview_url: bool = False,
+        app_secret: str | None = None,
+        webhook_verify_token: str | None = None,
         timeout: float = 15.0,
         connect_timeout: float | None = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -106,6 +115,8 @@ class WhatsAppCloudProvider(HttpProvider):
         self.access_token = access_token
         self.api_version = version
         self.preview_url = preview_url
+        self.app_secret = app_secret
+        self.webhook_verify_token = webhook_verify_token
 
     @property
     def _root(self) -> str:
@@ -123,6 +134,8 @@ class WhatsAppCloudProvider(HttpProvider):
         payload = await self._payload(message, to)
         if isinstance(payload, DeliveryError):
             return DeliveryResult.failure(payload)
+        # Echoed in the status webhooks: receipts match the message by key too (keys are <= 255 chars, Meta allows 512).
+        payload["biz_opaque_callback_data"] = message.idempotency_key
         response = await self.request("POST", f"{self._root}/messages", json=payload)
         if isinstance(response, DeliveryError):
             return DeliveryResult.failure(response)

@@ -64,6 +64,10 @@ class WhatsAppProvider(HttpProvider):
         the service's ``WA_SEND_TIMEOUT_MS`` so the service, which knows
         better, is the one that reports a timeout.
     :param connect_timeout: seconds to connect (default: ``timeout``).
+    :param ack_secret: the service's ``WA_ACK_CALLBACK_SECRET``; the receipts
+        app checks ack callbacks with it (sends do not use it).
+    :param ack_tolerance_seconds: how far an ack callback's signed timestamp
+        may be from now (default 300 s); older callbacks are refused as replays.
 
     Addresses are ``+<digits>`` phone numbers (spaces, dashes, dots and
     brackets are removed) or chat ids (``<digits>@c.us``, ``<id>@g.us``).
@@ -81,7 +85,7 @@ class WhatsAppProvider(HttpProvider):
 
     channel = "whatsapp"
     idempotent = True
-    secret_fields: ClassVar[tuple[str, ...]] = ("token",)
+    secret_fields: ClassVar[tuple[str, ...]] = ("token", "ack_secret")
 
     def __init__(
         self,
@@ -91,6 +95,8 @@ class WhatsAppProvider(HttpProvider):
         token: str | None = None,
         timeout: float = 30.0,
         connect_timeout: float | None = 5.0,
+        ack_secret: str | None = None,
+        ack_tolerance_seconds: float = 300,
         transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
@@ -109,6 +115,8 @@ class WhatsAppProvider(HttpProvider):
             retry_policy=retry_policy,
         )
         self.token = token
+        self.ack_secret = ack_secret
+        self.ack_tolerance_seconds = ack_tolerance_seconds
 
     def _payload(self, message: Message, address: str) -> dict[str, Any] | DeliveryError:
         payload: dict[str, Any] = {"to": normalise_address(address)}
