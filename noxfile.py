@@ -71,7 +71,9 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     """mypy --strict on core, every plugin and the template."""
     plugins = [arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}")]
-    session.install("mypy>=1.11", "-e", "core[http,testing,cli,receipts]", *plugins, "-e", "plugins/_template", "pytest")
+    session.install(
+        "mypy>=1.11", "-e", "core[http,testing,cli,receipts]", *plugins, "-e", "plugins/_template", "pytest"
+    )
     session.run("mypy")
 
 

@@ -34,7 +34,6 @@ from broadcastio.events import (
     SendStartedEvent,
     SkipEvent,
 )
-from broadcastio._provider import ProviderType
 from broadcastio.receipts._endpoint import ReceiptEndpoint
 
 __all__ = [

@@ -19,8 +19,8 @@ from broadcastio.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USA
 from broadcastio.cli._config import config
 from broadcastio.cli._outbox import outbox
 from broadcastio.cli._providers import providers
-from broadcastio.cli._run import EXIT_PENDING, EXIT_SIGINT, EXIT_SIGTERM
 from broadcastio.cli._receipts import receipts
+from broadcastio.cli._run import EXIT_PENDING, EXIT_SIGINT, EXIT_SIGTERM
 from broadcastio.cli._send import send
 from broadcastio.logs import configure
 

@@ -27,7 +27,7 @@ from broadcastio.cli._common import (
 from broadcastio.cli._render import Tally
 from broadcastio.cli._results import JournalRows, consume, print_summary
 from broadcastio.cli._run import Stopper, deadline_option, grace_option, journal_exit_code, print_left
-from broadcastio.logging import mask_address
+from broadcastio.logs import mask_address
 
 __all__ = ["outbox"]
 

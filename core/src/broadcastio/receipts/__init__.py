@@ -28,7 +28,7 @@ from broadcastio.receipts._model import Receipt, ReceiptLevel, ReceiptSink, Reco
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
-    from broadcastio._plugins import PluginManager
+    from broadcastio.plugins import PluginManager
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",

@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from broadcastio._dispatch import HookDispatcher
 from broadcastio._errors import ConfigurationError, PluginError
-from broadcastio._events import ReceiptEvent
-from broadcastio._plugins import PluginManager, make_plugin_manager
+from broadcastio.events import ReceiptEvent
+from broadcastio.plugins import PluginManager, make_plugin_manager
 from broadcastio.receipts._endpoint import (
     DEFAULT_MAX_BODY_BYTES,
     ReceiptEndpoint,
