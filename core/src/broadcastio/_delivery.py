@@ -33,7 +33,7 @@ from broadcastio._models import (
 )
 from broadcastio._ratelimit import TokenBucket
 from broadcastio._routing import ProviderSlot
-from broadcastio._scrub import provider_secrets, scrub_error
+from broadcastio._scrub import mask_address, provider_secrets, scrub_error
 from broadcastio._throttle import is_throttling, pause_for
 from broadcastio.events import (
     AttemptEvent,
@@ -259,7 +259,8 @@ class Deliverer:
             try:
                 outcome = await slot.send(message, address)
             except InvalidMessageError as exc:  # this provider cannot take this message: it fails alone
-                outcome = DeliveryResult.failure(DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, str(exc)))
+                reason = str(exc).replace(address, mask_address(address)) if address else str(exc)
+                outcome = DeliveryResult.failure(DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, reason))
             except BroadcastioError:
                 slot.breaker.release()
                 raise

@@ -20,6 +20,7 @@ from broadcastio._models import DeliveryError, DeliveryResult, Message, Provider
 from broadcastio._ratelimit import RateLimit, TokenBucket
 from broadcastio._retry import RetryPolicy
 from broadcastio._routing import ProviderSlot
+from broadcastio._scrub import mask_address, scrub
 from broadcastio._sync import LoopThread, ensure_no_running_loop
 from broadcastio.events import AttemptEvent, ResultEvent
 from broadcastio.hookspecs import hookimpl
@@ -205,7 +206,8 @@ class Orchestrator:
             except InvalidMessageError as exc:
                 error = DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, str(exc))
             if isinstance(error, DeliveryError):
-                refusals.append(msgspec.structs.replace(error, provider=slot.name))
+                reason = scrub(error.message.replace(address, mask_address(address)) if address else error.message)
+                refusals.append(msgspec.structs.replace(error, provider=slot.name, message=reason))
         return tuple(refusals)
 
     # --- sending -------------------------------------------------------------

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 
 from broadcastio import Attachment, BroadcastioError, Message, NoHealthyProviderError
+from broadcastio._scrub import scrub
 from broadcastio.cli._common import (
+    EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     CliState,
@@ -146,10 +149,10 @@ def broadcast(
     )
     total = recipients.validate()
     out, err = consoles()
-    if dry_run:
-        click.echo(f"{total} messages ready from {recipients_path}; nothing sent (--dry-run)")
-        return
     route = split_via(via)
+    if dry_run:
+        _dry_run(state, config_path, recipients, total=total, route=route, err=err)
+        return
     if outbox_path is not None:
         _journalled(
             state,
@@ -266,3 +269,49 @@ def _journalled(
     code = journal_exit_code(counts, stopper, error)
     if code != EXIT_OK:
         raise click.exceptions.Exit(code)
+
+
+def _dry_run(
+    state: CliState,
+    config_path: Path,
+    recipients: RecipientFile,
+    *,
+    total: int,
+    route: list[str] | None,
+    err: Console,
+) -> None:
+    """Run every provider's own checks on every row (``Orchestrator.preflight``); send nothing.
+
+    A row some provider refuses is reported with its line and the (scrubbed)
+    reason; a row no provider on the route would take exits 1, since the
+    real broadcast would fail it.
+    """
+
+    async def check() -> tuple[int, int]:
+        refused_rows = unsendable = 0
+        async with open_orchestrator(state, config_path) as orchestrator:
+            route_names = route or tuple(provider.name for provider in orchestrator.providers)
+            for number, where, row in recipients.rows():
+                message = recipients.message(number, where, row)
+                refusals = orchestrator.preflight(message, via=route)
+                if not refusals:
+                    continue
+                refused_rows += 1
+                for error in refusals:
+                    err.print(f"{where}: {error.provider} refuses it: {scrub(error.message)}", markup=False)
+                reachable = {
+                    provider.name
+                    for provider in orchestrator.providers
+                    if provider.name in route_names and message.address_for(provider.channel) is not None
+                }
+                if reachable <= {error.provider for error in refusals}:
+                    unsendable += 1
+        return refused_rows, unsendable
+
+    refused_rows, unsendable = run(check())
+    click.echo(
+        f"{total} messages ready from {recipients.path}; {refused_rows} refused by a provider's checks, "
+        f"{unsendable} by every provider that could take them; nothing sent (--dry-run)"
+    )
+    if unsendable:
+        raise click.exceptions.Exit(EXIT_FAILED)
