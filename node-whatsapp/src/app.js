@@ -3,7 +3,7 @@
 const Fastify = require('fastify');
 const { ApiError } = require('./errors');
 const { createAuthCheck } = require('./auth');
-const { IdempotencyStore } = require('./idempotency');
+const { createIdempotencyStore } = require('./idempotency');
 const { Pacer } = require('./pacing');
 const { createMessageService } = require('./messages');
 const { systemClock } = require('./clock');
@@ -69,7 +69,7 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
   app.removeContentTypeParser('text/plain');
 
   const checkAuth = createAuthCheck(config);
-  const idempotency = new IdempotencyStore({ ttlMs: config.idempotencyTtlMs, clock });
+  const idempotency = createIdempotencyStore(config, { clock, logger });
   const pacer = new Pacer({
     minChatGapMs: config.minChatGapMs,
     globalRatePerSec: config.globalRatePerSec,
@@ -151,7 +151,11 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
       await messages.shutdown(graceMs);
       app.server.closeIdleConnections();
       await closed;
-      await driver.stop();
+      try {
+        await driver.stop();
+      } finally {
+        idempotency.close();
+      }
     })();
     return closing;
   }

@@ -3,6 +3,10 @@
 // Shared test helpers (not a test file: the name matches none of node --test's patterns).
 
 const { Writable } = require('node:stream');
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+
+const SERVER = path.join(__dirname, '..', 'src', 'server.js');
 const { loadConfig } = require('../src/config');
 const { createApp } = require('../src/app');
 const { createFakeDriver } = require('../src/drivers/fake');
@@ -140,4 +144,47 @@ async function until(condition) {
   if (!condition()) throw new Error('condition not reached within 5 s');
 }
 
-module.exports = { TOKEN, AUTH, testConfig, logSink, buildApp, postMessage, FakeClock, flush, sleep, until };
+/**
+ * Run src/server.js as a real process.
+ * @param {Record<string, string>} env
+ */
+function runServer(env, { timeoutMs = 10000 } = {}) {
+  const child = spawn(process.execPath, [SERVER], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const line = (/** @type {string} */ msg) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "${msg}" line in: ${out}`)), timeoutMs);
+      const check = () => {
+        const found = out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+          .find((l) => l.msg === msg);
+        if (found) {
+          clearTimeout(timer);
+          child.stdout.off('data', check);
+          resolve(found);
+        }
+      };
+      child.stdout.on('data', check);
+      check();
+    });
+  /** @param {string} msg */
+  const lines = (msg) =>
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === msg);
+  return { child, exited, line, lines, output: () => out };
+}
+
+
+module.exports = { SERVER, runServer, TOKEN, AUTH, testConfig, logSink, buildApp, postMessage, FakeClock, flush, sleep, until };

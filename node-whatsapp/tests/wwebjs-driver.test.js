@@ -111,6 +111,13 @@ test('builds the Client with LocalAuth, the Chromium path and safe args', async 
   assert.equal(options.puppeteer.headless, true);
   assert.equal(options.puppeteer.executablePath, '/usr/bin/chromium');
   assert.deepEqual(options.puppeteer.args, [...CHROMIUM_ARGS]);
+  // A pipe, not a DevTools TCP port; the service's signal handling, not puppeteer's.
+  assert.equal(options.puppeteer.pipe, true);
+  assert.deepEqual(
+    [options.puppeteer.handleSIGINT, options.puppeteer.handleSIGTERM, options.puppeteer.handleSIGHUP],
+    [false, false, false],
+  );
+  assert.deepEqual(options.webVersionCache, { type: 'none' });
   for (const arg of ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']) {
     assert.ok(CHROMIUM_ARGS.includes(arg), arg);
   }

@@ -1,5 +1,6 @@
 'use strict';
 
+const fs = require('node:fs');
 const { StateHolder } = require('./state');
 const { DriverError } = require('../errors');
 const { systemClock, withDeadline } = require('../clock');
@@ -14,6 +15,26 @@ const CHROMIUM_ARGS = Object.freeze([
   '--disable-sync',
   '--no-first-run',
 ]);
+
+/**
+ * Puppeteer launch options. Chromium talks to puppeteer over a pipe
+ * (fds 3 and 4), so no DevTools TCP port or DevToolsActivePort file exists
+ * that another local process could use to drive the page without the token.
+ * Puppeteer's own signal handlers are off: the service's shutdown decides
+ * when the browser closes (after in-flight sends settle).
+ * @param {import('../config').Config} config
+ */
+function launchOptions(config) {
+  return {
+    headless: true,
+    pipe: true,
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+    executablePath: config.chromiumPath ?? undefined,
+    args: [...CHROMIUM_ARGS, ...config.chromiumExtraArgs],
+  };
+}
 
 /** Time allowed for destroying an old client before a new one is built. */
 const DESTROY_TIMEOUT_MS = 10000;
@@ -73,11 +94,9 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
         dataPath: config.authDir,
         clientId: config.clientId ?? undefined,
       }),
-      puppeteer: {
-        headless: true,
-        executablePath: config.chromiumPath ?? undefined,
-        args: [...CHROMIUM_ARGS],
-      },
+      // No copy of WhatsApp Web's page is written to the working directory.
+      webVersionCache: { type: 'none' },
+      puppeteer: launchOptions(config),
     });
   }
 
@@ -269,6 +288,9 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
     async start() {
       if (started) return;
       started = true;
+      // The session gives access to the WhatsApp account: owner only.
+      fs.mkdirSync(config.authDir, { recursive: true, mode: 0o700 });
+      fs.chmodSync(config.authDir, 0o700);
       launch();
     },
 
@@ -372,4 +394,4 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
   };
 }
 
-module.exports = { createWwebjsDriver, CHROMIUM_ARGS };
+module.exports = { createWwebjsDriver, launchOptions, CHROMIUM_ARGS };
