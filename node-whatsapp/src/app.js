@@ -10,6 +10,10 @@ const { systemClock } = require('./clock');
 const { createLogger, maskText } = require('./logger');
 const { registerCoreRoutes } = require('./routes/core');
 const { registerFakeRoutes } = require('./routes/fake');
+const { serverTimeouts, clientErrorHandler, boundConnections } = require('./connections');
+
+/** Answers after which the connection is closed rather than kept alive. */
+const CLOSE_AFTER = new Set([401, 413]);
 
 /** Default Retry-After (seconds) per error code, when the error has none. */
 const DEFAULT_RETRY_AFTER = Object.freeze({ RATE_LIMITED: 1, NOT_READY: 2, IN_FLIGHT: 1, SHUTTING_DOWN: 5 });
@@ -55,6 +59,12 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
     exposeHeadRoutes: false,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Bounded connections: a client that sends slowly, or never finishes,
+    // loses its connection instead of holding it.
+    http: serverTimeouts(config),
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    clientErrorHandler,
     // Errors fastify raises before routing (such as a malformed URL) get the
     // service's error shape too.
     frameworkErrors: (error, request, reply) => {
@@ -67,6 +77,7 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
 
   // JSON only: drop fastify's built-in text/plain parser.
   app.removeContentTypeParser('text/plain');
+  const connections = boundConnections(app.server, { maxConnections: config.maxConnections, logger });
 
   const checkAuth = createAuthCheck(config);
   const idempotency = createIdempotencyStore(config, { clock, logger });
@@ -102,11 +113,14 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
     reply.header('X-Content-Type-Options', 'nosniff');
     // While stopping, close each connection after its response so that
     // keep-alive clients do not hold the server open.
-    if (shuttingDown) reply.header('Connection', 'close');
+    if (shuttingDown || CLOSE_AFTER.has(reply.statusCode)) reply.header('Connection', 'close');
     return payload;
   });
 
   app.addHook('onResponse', async (request, reply) => {
+    // A refused client (wrong token, body too large) does not get to keep
+    // the connection, nor to trickle the rest of its body into it.
+    if (CLOSE_AFTER.has(reply.statusCode) && request.raw.socket) connections.condemn(request.raw.socket);
     logger.info(
       {
         method: request.method,
@@ -164,6 +178,7 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
   app.decorate('servedRoutes', () => routes.map((r) => ({ ...r })));
   app.decorate('idempotency', idempotency);
   app.decorate('pacer', pacer);
+  app.decorate('connections', connections);
   return app;
 }
 
