@@ -10,7 +10,11 @@ const { systemClock } = require('./clock');
 const { createLogger, maskText } = require('./logger');
 const { registerCoreRoutes } = require('./routes/core');
 const { registerFakeRoutes } = require('./routes/fake');
+const { AckStore, createAckNotifier, ackName } = require('./acks');
 const { serverTimeouts, clientErrorHandler, boundConnections } = require('./connections');
+
+/** Longest Retry-After the service answers (seconds); longer estimates are capped. */
+const MAX_RETRY_AFTER_SEC = 3600;
 
 /** Answers after which the connection is closed rather than kept alive. */
 const CLOSE_AFTER = new Set([401, 413]);
@@ -94,6 +98,28 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
     logger.info({ state: status.state, reason: status.reason }, 'driver state');
   });
 
+  const acks = new AckStore({ maxMessages: config.ackMaxMessages, clock });
+  const notifier =
+    config.ackCallbackUrl && config.ackCallbackSecret
+      ? createAckNotifier({
+          url: config.ackCallbackUrl,
+          secret: config.ackCallbackSecret,
+          retries: config.ackCallbackRetries,
+          timeoutMs: config.ackCallbackTimeoutMs,
+          clock,
+          logger,
+        })
+      : null;
+  driver.on('ack', (/** @type {{id: unknown, ack: unknown}} */ event) => {
+    const name = ackName(/** @type {any} */ (event?.ack));
+    if (typeof event?.id !== 'string' || name === null) return;
+    if (acks.record(event.id, name)) {
+      logger.debug({ ack: name }, 'message ack');
+      const entry = acks.get(event.id);
+      if (notifier && entry) notifier.notify(entry);
+    }
+  });
+
   /** @type {{method: string, url: string}[]} */
   const routes = [];
   app.addHook('onRoute', (route) => {
@@ -139,7 +165,9 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
       apiError = new ApiError('INTERNAL', 'internal error');
     }
     const retryAfter = apiError.retryAfterSec ?? DEFAULT_RETRY_AFTER[/** @type {keyof typeof DEFAULT_RETRY_AFTER} */ (apiError.code)];
-    if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+    if (retryAfter !== undefined) {
+      reply.header('Retry-After', String(Math.min(MAX_RETRY_AFTER_SEC, Math.max(0, Math.ceil(retryAfter)))));
+    }
     reply.code(apiError.status).type('application/json; charset=utf-8').send(apiError.toBody());
   });
 
@@ -147,7 +175,7 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
     throw new ApiError('NOT_FOUND', 'no such route');
   });
 
-  registerCoreRoutes(app, { driver, messages });
+  registerCoreRoutes(app, { driver, messages, acks });
   if (config.driver === 'fake' && driver.kind === 'fake') registerFakeRoutes(app, { driver });
 
   /**
@@ -168,6 +196,7 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
       try {
         await driver.stop();
       } finally {
+        notifier?.stop();
         idempotency.close();
       }
     })();
@@ -179,6 +208,7 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
   app.decorate('idempotency', idempotency);
   app.decorate('pacer', pacer);
   app.decorate('connections', connections);
+  app.decorate('acks', acks);
   return app;
 }
 

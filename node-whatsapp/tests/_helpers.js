@@ -139,9 +139,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * Wait until a condition holds (polling, at most 5 s).
  * @param {() => boolean} condition
  */
-async function until(condition) {
+async function until(condition, label = "") {
   for (let i = 0; i < 500 && !condition(); i += 1) await sleep(10);
-  if (!condition()) throw new Error('condition not reached within 5 s');
+  if (!condition()) throw new Error(`condition not reached within 5 s ${label}`);
 }
 
 /**
