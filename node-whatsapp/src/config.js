@@ -101,7 +101,7 @@ function isLoopback(host) {
 const REFUSED_CHROMIUM_ARGS = /^--(remote-debugging|remote-allow-origins|user-data-dir)/;
 
 /**
- * Extra Chromium flags (WA_CHROMIUM_EXTRA_ARGS, whitespace separated): for
+ * Extra Chromium flags (WA_CHROMIUM_EXTRA_ARGS, whitespace separated or a JSON array): for
  * tests and unusual set-ups. Flags that would open a debugging port or move
  * the session folder are refused.
  * @param {Record<string, string|undefined>} env
@@ -110,7 +110,20 @@ const REFUSED_CHROMIUM_ARGS = /^--(remote-debugging|remote-allow-origins|user-da
 function readChromiumArgs(env) {
   const raw = readString(env, 'WA_CHROMIUM_EXTRA_ARGS');
   if (raw === null) return [];
-  const args = raw.split(/\s+/).filter(Boolean);
+  let args;
+  if (raw.trim().startsWith('[')) {
+    // A JSON array, for flags whose value holds spaces (--host-resolver-rules=MAP a b).
+    try {
+      args = JSON.parse(raw);
+    } catch {
+      throw new ConfigError('WA_CHROMIUM_EXTRA_ARGS is not a valid JSON array');
+    }
+    if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) {
+      throw new ConfigError('WA_CHROMIUM_EXTRA_ARGS must be a JSON array of strings');
+    }
+  } else {
+    args = raw.split(/\s+/).filter(Boolean);
+  }
   for (const arg of args) {
     if (!arg.startsWith('--')) throw new ConfigError(`WA_CHROMIUM_EXTRA_ARGS: "${arg}" is not a --flag`);
     if (REFUSED_CHROMIUM_ARGS.test(arg)) throw new ConfigError(`WA_CHROMIUM_EXTRA_ARGS may not contain ${arg.split('=')[0]}`);
