@@ -148,8 +148,9 @@ async function until(condition, label = "") {
  * Run src/server.js as a real process.
  * @param {Record<string, string>} env
  */
-function runServer(env, { timeoutMs = 10000 } = {}) {
-  const child = spawn(process.execPath, [SERVER], {
+function runServer(env, { timeoutMs = 10000, prefix = /** @type {string[]} */ ([]) } = {}) {
+  const [command, ...args] = [...prefix, process.execPath, SERVER];
+  const child = spawn(command, args, {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

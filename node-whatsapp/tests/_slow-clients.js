@@ -2,8 +2,8 @@
 
 // A child process for connections.test.js: opens COUNT connections to PORT
 // that send a POST /messages without a token and then trickle its body one
-// byte every 100 ms, until killed. It prints one JSON line once every
-// connection has been attempted, and one per second with the counts.
+// byte every 100 ms, until killed. It prints its counts as one JSON line once
+// every connection is open, and every second.
 // (Not a test file: the name matches none of node --test's patterns.)
 const net = require('node:net');
 
@@ -18,6 +18,7 @@ for (let i = 0; i < count; i += 1) {
   socket.write(head); // queued until connected, so it goes out first
   socket.on('connect', () => {
     stats.opened += 1;
+    if (stats.opened === count) report();
   });
   socket.on('data', (d) => {
     if (/^HTTP\/1\.1 401/.test(d.toString())) stats.answered401 += 1;
@@ -28,8 +29,9 @@ for (let i = 0; i < count; i += 1) {
   });
   sockets.push(socket);
 }
-const report = () => process.stdout.write(`${JSON.stringify(stats)}\n`);
-report();
+function report() {
+  process.stdout.write(`${JSON.stringify(stats)}\n`);
+}
 setInterval(() => {
   for (const s of sockets) if (!s.pending && !s.destroyed && s.writable) s.write('1');
 }, 100);

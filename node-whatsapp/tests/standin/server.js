@@ -108,6 +108,9 @@ async function startStandIn() {
     chromiumArgs: [`--host-resolver-rules=MAP web.whatsapp.com 127.0.0.1:${port}`, '--ignore-certificate-errors'],
     events,
     command(command) {
+      // A scan links the account: pages loaded from now on start linked (as
+      // WhatsApp Web does after a restart), even if this page is replaced first.
+      if (/** @type {any} */ (command).type === 'scan') paired = true;
       // Only the newest page takes commands; polls of a page that died are dropped.
       waiting = waiting.filter((w) => w.page === pages);
       const w = waiting.shift();
