@@ -133,7 +133,7 @@ async function startService(standIn, env = {}) {
       await sleep(100);
       s = await status();
     }
-    assert.equal(s.state, state, `state ${state} within ${ms} ms (last: ${JSON.stringify(s)})`);
+    assert.equal(s.state, state, `state ${state} within ${ms} ms (last: ${JSON.stringify(s)}; stand-in events: ${JSON.stringify(standIn.events)})`);
     return s;
   };
   /** @param {unknown} body */
