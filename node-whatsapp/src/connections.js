@@ -105,7 +105,8 @@ function boundConnections(server, { maxConnections, logger }) {
      * @param {import('node:net').Socket} socket
      */
     condemn(socket) {
-      if (socket.destroyed || condemned.has(socket)) return;
+      // (light-my-request's injected requests have no real socket.)
+      if (typeof socket?.end !== 'function' || socket.destroyed || condemned.has(socket)) return;
       condemned.add(socket);
       socket.end();
       const timer = setTimeout(() => socket.destroy(), LINGER_MS);
