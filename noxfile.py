@@ -127,6 +127,8 @@ def node_schema(session: nox.Session) -> None:
     service = subprocess.Popen(["node", "src/server.js"], cwd=folder, env=env, stdout=subprocess.PIPE, text=True)
     try:
         port = _listening_port(session, service)
+        # schemathesis writes its reports to the working directory: keep them out of the tree.
+        session.chdir(session.create_tmp())
         session.run(
             "schemathesis",
             "run",
