@@ -7,8 +7,13 @@ plugins together, node-whatsapp, docs); `nox -s demo` runs the demo and
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import nox
@@ -44,7 +49,7 @@ A single Python stays a plain string so session names keep their short form (``c
 PLUGINS = sorted(path.name for path in (ROOT / "plugins").glob("broadcastio-*") if (path / "pyproject.toml").exists())
 TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "pytest-timeout", "trustme"]
 
-nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "template", "node", "docs"]
+nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "template", "node", "node_schema", "docs"]
 
 
 def _install_core(session: nox.Session) -> None:
@@ -143,6 +148,67 @@ def node(session: nox.Session) -> None:
     with session.chdir(ROOT / "node-whatsapp"):
         session.run("npm", "ci", "--no-audit", "--no-fund", env=env, external=True)
         session.run("npm", "test", env=env, external=True)
+
+
+@nox.session(python=PYTHON)
+def node_schema(session: nox.Session) -> None:
+    """node-whatsapp against its openapi.json: bounded schemathesis run, fake driver, no 5xx, no schema violation."""
+    if shutil.which("npm") is None:
+        session.error("npm is not installed (Node.js 20 is needed for node-whatsapp)")
+    session.install("schemathesis>=4.3,<5")
+    folder = ROOT / "node-whatsapp"
+    if not (folder / "node_modules").exists():
+        env = {"PUPPETEER_SKIP_DOWNLOAD": "true", "PUPPETEER_SKIP_CHROMIUM_DOWNLOAD": "true"}
+        with session.chdir(folder):
+            session.run("npm", "ci", "--no-audit", "--no-fund", env=env, external=True)
+    token = secrets.token_hex(16)
+    env = {"PATH": os.environ["PATH"], "WA_DRIVER": "fake", "WA_TOKEN": token, "WA_PORT": "0"}
+    env["WA_MIN_CHAT_GAP_MS"] = "0"
+    service = subprocess.Popen(["node", "src/server.js"], cwd=folder, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        port = _listening_port(session, service)
+        # schemathesis writes its reports to the working directory: keep them out of the tree.
+        session.chdir(session.create_tmp())
+        session.run(
+            "schemathesis",
+            "run",
+            str(folder / "openapi.json"),
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            # These two set failure states and scripted 5xx outcomes on purpose.
+            "--exclude-path-regex",
+            "^/_fake/(state|script)$",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+            "--request-timeout",
+            "10",
+            *session.posargs,
+        )
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+
+def _listening_port(session: nox.Session, service: subprocess.Popen[str]) -> int:
+    """The port from node-whatsapp's "listening" log line (WA_PORT=0 picks a free one)."""
+    assert service.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = service.stdout.readline()
+        if not line:
+            break
+        record = json.loads(line)
+        if record.get("msg") == "listening":
+            # Keep draining the log so the service never blocks on a full pipe.
+            threading.Thread(target=service.stdout.read, daemon=True).start()
+            return int(record["port"])
+    session.error("node-whatsapp did not start")
 
 
 @nox.session(python=PYTHON)

@@ -3,13 +3,21 @@
 const Fastify = require('fastify');
 const { ApiError } = require('./errors');
 const { createAuthCheck } = require('./auth');
-const { IdempotencyStore } = require('./idempotency');
+const { createIdempotencyStore } = require('./idempotency');
 const { Pacer } = require('./pacing');
 const { createMessageService } = require('./messages');
 const { systemClock } = require('./clock');
 const { createLogger, maskText } = require('./logger');
 const { registerCoreRoutes } = require('./routes/core');
 const { registerFakeRoutes } = require('./routes/fake');
+const { AckStore, createAckNotifier, ackName } = require('./acks');
+const { serverTimeouts, clientErrorHandler, boundConnections } = require('./connections');
+
+/** Longest Retry-After the service answers (seconds); longer estimates are capped. */
+const MAX_RETRY_AFTER_SEC = 3600;
+
+/** Answers after which the connection is closed rather than kept alive. */
+const CLOSE_AFTER = new Set([401, 413]);
 
 /** Default Retry-After (seconds) per error code, when the error has none. */
 const DEFAULT_RETRY_AFTER = Object.freeze({ RATE_LIMITED: 1, NOT_READY: 2, IN_FLIGHT: 1, SHUTTING_DOWN: 5 });
@@ -55,6 +63,12 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
     exposeHeadRoutes: false,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Bounded connections: a client that sends slowly, or never finishes,
+    // loses its connection instead of holding it.
+    http: serverTimeouts(config),
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    clientErrorHandler,
     // Errors fastify raises before routing (such as a malformed URL) get the
     // service's error shape too.
     frameworkErrors: (error, request, reply) => {
@@ -67,9 +81,10 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
 
   // JSON only: drop fastify's built-in text/plain parser.
   app.removeContentTypeParser('text/plain');
+  const connections = boundConnections(app.server, { maxConnections: config.maxConnections, logger });
 
   const checkAuth = createAuthCheck(config);
-  const idempotency = new IdempotencyStore({ ttlMs: config.idempotencyTtlMs, clock });
+  const idempotency = createIdempotencyStore(config, { clock, logger });
   const pacer = new Pacer({
     minChatGapMs: config.minChatGapMs,
     globalRatePerSec: config.globalRatePerSec,
@@ -81,6 +96,28 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
 
   driver.on('state', (status) => {
     logger.info({ state: status.state, reason: status.reason }, 'driver state');
+  });
+
+  const acks = new AckStore({ maxMessages: config.ackMaxMessages, clock });
+  const notifier =
+    config.ackCallbackUrl && config.ackCallbackSecret
+      ? createAckNotifier({
+          url: config.ackCallbackUrl,
+          secret: config.ackCallbackSecret,
+          retries: config.ackCallbackRetries,
+          timeoutMs: config.ackCallbackTimeoutMs,
+          clock,
+          logger,
+        })
+      : null;
+  driver.on('ack', (/** @type {{id: unknown, ack: unknown}} */ event) => {
+    const name = ackName(/** @type {any} */ (event?.ack));
+    if (typeof event?.id !== 'string' || name === null) return;
+    if (acks.record(event.id, name)) {
+      logger.debug({ ack: name }, 'message ack');
+      const entry = acks.get(event.id);
+      if (notifier && entry) notifier.notify(entry);
+    }
   });
 
   /** @type {{method: string, url: string}[]} */
@@ -102,11 +139,14 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
     reply.header('X-Content-Type-Options', 'nosniff');
     // While stopping, close each connection after its response so that
     // keep-alive clients do not hold the server open.
-    if (shuttingDown) reply.header('Connection', 'close');
+    if (shuttingDown || CLOSE_AFTER.has(reply.statusCode)) reply.header('Connection', 'close');
     return payload;
   });
 
   app.addHook('onResponse', async (request, reply) => {
+    // A refused client (wrong token, body too large) does not get to keep
+    // the connection, nor to trickle the rest of its body into it.
+    if (CLOSE_AFTER.has(reply.statusCode) && request.raw.socket) connections.condemn(request.raw.socket);
     logger.info(
       {
         method: request.method,
@@ -125,7 +165,9 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
       apiError = new ApiError('INTERNAL', 'internal error');
     }
     const retryAfter = apiError.retryAfterSec ?? DEFAULT_RETRY_AFTER[/** @type {keyof typeof DEFAULT_RETRY_AFTER} */ (apiError.code)];
-    if (retryAfter !== undefined) reply.header('Retry-After', String(retryAfter));
+    if (retryAfter !== undefined) {
+      reply.header('Retry-After', String(Math.min(MAX_RETRY_AFTER_SEC, Math.max(0, Math.ceil(retryAfter)))));
+    }
     reply.code(apiError.status).type('application/json; charset=utf-8').send(apiError.toBody());
   });
 
@@ -133,7 +175,7 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
     throw new ApiError('NOT_FOUND', 'no such route');
   });
 
-  registerCoreRoutes(app, { driver, messages });
+  registerCoreRoutes(app, { driver, messages, acks });
   if (config.driver === 'fake' && driver.kind === 'fake') registerFakeRoutes(app, { driver });
 
   /**
@@ -151,7 +193,12 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
       await messages.shutdown(graceMs);
       app.server.closeIdleConnections();
       await closed;
-      await driver.stop();
+      try {
+        await driver.stop();
+      } finally {
+        notifier?.stop();
+        idempotency.close();
+      }
     })();
     return closing;
   }
@@ -160,6 +207,8 @@ function createApp({ driver, config, clock = systemClock, logger = createLogger(
   app.decorate('servedRoutes', () => routes.map((r) => ({ ...r })));
   app.decorate('idempotency', idempotency);
   app.decorate('pacer', pacer);
+  app.decorate('connections', connections);
+  app.decorate('acks', acks);
   return app;
 }
 

@@ -25,6 +25,7 @@ class ConfigError extends Error {
  * @property {string} authDir
  * @property {string|null} clientId
  * @property {string|null} chromiumPath
+ * @property {string[]} chromiumExtraArgs
  * @property {number} initTimeoutMs
  * @property {number} sendTimeoutMs
  * @property {number} idempotencyTtlMs
@@ -36,6 +37,23 @@ class ConfigError extends Error {
  * @property {string} logLevel
  * @property {string} fakeState
  * @property {number} shutdownGraceMs
+ * @property {'sqlite'|'memory'} idempotencyStore
+ * @property {string|null} stateDir folder of the durable idempotency store
+ * @property {number} idempotencyMaxKeys
+ * @property {number} requestTimeoutMs
+ * @property {number} headersTimeoutMs
+ * @property {number} keepAliveTimeoutMs
+ * @property {number} maxConnections
+ * @property {number} probeIntervalMs 0 turns the periodic page probe off
+ * @property {number} probeTimeoutMs
+ * @property {number} backoffResetMs
+ * @property {number} backoffMaxMs
+ * @property {number} qrBackoffMaxMs
+ * @property {string|null} ackCallbackUrl
+ * @property {string|null} ackCallbackSecret
+ * @property {number} ackCallbackRetries
+ * @property {number} ackCallbackTimeoutMs
+ * @property {number} ackMaxMessages
  */
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -79,6 +97,59 @@ function isLoopback(host) {
   return false;
 }
 
+/** Chromium flags that would open the browser to other local processes. */
+const REFUSED_CHROMIUM_ARGS = /^--(remote-debugging|remote-allow-origins|user-data-dir)/;
+
+/**
+ * Extra Chromium flags (WA_CHROMIUM_EXTRA_ARGS, whitespace separated or a JSON array): for
+ * tests and unusual set-ups. Flags that would open a debugging port or move
+ * the session folder are refused.
+ * @param {Record<string, string|undefined>} env
+ * @returns {string[]}
+ */
+function readChromiumArgs(env) {
+  const raw = readString(env, 'WA_CHROMIUM_EXTRA_ARGS');
+  if (raw === null) return [];
+  let args;
+  if (raw.trim().startsWith('[')) {
+    // A JSON array, for flags whose value holds spaces (--host-resolver-rules=MAP a b).
+    try {
+      args = JSON.parse(raw);
+    } catch {
+      throw new ConfigError('WA_CHROMIUM_EXTRA_ARGS is not a valid JSON array');
+    }
+    if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) {
+      throw new ConfigError('WA_CHROMIUM_EXTRA_ARGS must be a JSON array of strings');
+    }
+  } else {
+    args = raw.split(/\s+/).filter(Boolean);
+  }
+  for (const arg of args) {
+    if (!arg.startsWith('--')) throw new ConfigError(`WA_CHROMIUM_EXTRA_ARGS: "${arg}" is not a --flag`);
+    if (REFUSED_CHROMIUM_ARGS.test(arg)) throw new ConfigError(`WA_CHROMIUM_EXTRA_ARGS may not contain ${arg.split('=')[0]}`);
+  }
+  return args;
+}
+
+/**
+ * WA_ACK_CALLBACK_URL: an http(s) URL without credentials, set by the operator.
+ * @param {Record<string, string|undefined>} env
+ * @returns {string|null}
+ */
+function readCallbackUrl(env) {
+  const raw = readString(env, 'WA_ACK_CALLBACK_URL');
+  if (raw === null) return null;
+  let url;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('WA_ACK_CALLBACK_URL is not a valid URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('WA_ACK_CALLBACK_URL must be http or https');
+  if (url.username || url.password) throw new ConfigError('WA_ACK_CALLBACK_URL may not hold credentials (the signature authenticates)');
+  return url.toString();
+}
+
 /**
  * Read the service configuration from environment variables.
  * @param {Record<string, string|undefined>} env
@@ -112,6 +183,21 @@ function loadConfig(env) {
   }
 
   const mediaDirRaw = readString(env, 'WA_MEDIA_DIR');
+  const authDir = path.resolve(readString(env, 'WA_AUTH_DIR') ?? './.wwebjs_auth');
+  const stateDirRaw = readString(env, 'WA_STATE_DIR');
+  // Durable by default. The fake driver keeps nothing on disk unless asked
+  // (WA_STATE_DIR), so tests and the demo leave no files behind.
+  const stateDir = stateDirRaw !== null ? path.resolve(stateDirRaw) : driver === 'wwebjs' ? authDir : null;
+  const storeRaw = readString(env, 'WA_IDEMPOTENCY_STORE') ?? (stateDir === null ? 'memory' : 'sqlite');
+  if (storeRaw !== 'sqlite' && storeRaw !== 'memory') {
+    throw new ConfigError(`WA_IDEMPOTENCY_STORE must be "sqlite" or "memory", got "${storeRaw}"`);
+  }
+  const ackCallbackUrl = readCallbackUrl(env);
+  const ackCallbackSecret = readString(env, 'WA_ACK_CALLBACK_SECRET');
+  if (ackCallbackUrl !== null && (ackCallbackSecret === null || ackCallbackSecret.length < 16)) {
+    throw new ConfigError('WA_ACK_CALLBACK_SECRET (at least 16 characters) must be set with WA_ACK_CALLBACK_URL');
+  }
+  const chromiumExtraArgs = readChromiumArgs(env);
 
   return {
     host,
@@ -119,9 +205,10 @@ function loadConfig(env) {
     token,
     insecureNoAuth: env.WA_INSECURE_NO_AUTH === '1',
     driver,
-    authDir: path.resolve(readString(env, 'WA_AUTH_DIR') ?? './.wwebjs_auth'),
+    authDir,
     clientId,
     chromiumPath: readString(env, 'WA_CHROMIUM_PATH') ?? readString(env, 'PUPPETEER_EXECUTABLE_PATH'),
+    chromiumExtraArgs,
     initTimeoutMs: readNumber(env, 'WA_INIT_TIMEOUT_MS', 60000, { min: 1 }),
     sendTimeoutMs: readNumber(env, 'WA_SEND_TIMEOUT_MS', 20000, { min: 1 }),
     idempotencyTtlMs: readNumber(env, 'WA_IDEMPOTENCY_TTL_MS', 24 * 60 * 60 * 1000, { min: 1 }),
@@ -133,6 +220,23 @@ function loadConfig(env) {
     logLevel,
     fakeState,
     shutdownGraceMs: readNumber(env, 'WA_SHUTDOWN_GRACE_MS', 10000, { min: 0 }),
+    idempotencyStore: storeRaw,
+    stateDir: storeRaw === 'sqlite' ? (stateDir ?? authDir) : stateDir,
+    idempotencyMaxKeys: readNumber(env, 'WA_IDEMPOTENCY_MAX_KEYS', 100000, { min: 1 }),
+    requestTimeoutMs: readNumber(env, 'WA_REQUEST_TIMEOUT_MS', 30000, { min: 100 }),
+    headersTimeoutMs: readNumber(env, 'WA_HEADERS_TIMEOUT_MS', 10000, { min: 100 }),
+    keepAliveTimeoutMs: readNumber(env, 'WA_KEEP_ALIVE_TIMEOUT_MS', 5000, { min: 1 }),
+    maxConnections: readNumber(env, 'WA_MAX_CONNECTIONS', 256, { min: 1, max: 100000 }),
+    probeIntervalMs: readNumber(env, 'WA_PROBE_INTERVAL_MS', 30000, { min: 0 }),
+    probeTimeoutMs: readNumber(env, 'WA_PROBE_TIMEOUT_MS', 5000, { min: 1 }),
+    backoffResetMs: readNumber(env, 'WA_BACKOFF_RESET_MS', 60000, { min: 1 }),
+    backoffMaxMs: readNumber(env, 'WA_BACKOFF_MAX_MS', 60000, { min: 1 }),
+    qrBackoffMaxMs: readNumber(env, 'WA_QR_BACKOFF_MAX_MS', 5000, { min: 1 }),
+    ackCallbackUrl,
+    ackCallbackSecret: ackCallbackUrl === null ? null : ackCallbackSecret,
+    ackCallbackRetries: readNumber(env, 'WA_ACK_CALLBACK_RETRIES', 5, { min: 0, max: 100 }),
+    ackCallbackTimeoutMs: readNumber(env, 'WA_ACK_CALLBACK_TIMEOUT_MS', 5000, { min: 1 }),
+    ackMaxMessages: readNumber(env, 'WA_ACK_MAX_MESSAGES', 10000, { min: 1 }),
   };
 }
 

@@ -9,6 +9,8 @@ const { createWwebjsDriver } = require('./drivers/wwebjs');
 
 /** Exit code for a configuration the service refuses to run with. */
 const EXIT_CONFIG = 2;
+/** Pending connections the kernel may queue before the service accepts them. */
+const LISTEN_BACKLOG = 4096;
 /** Extra time, past the grace period, before a stuck shutdown is forced. */
 const FORCE_EXIT_MARGIN_MS = 15000;
 
@@ -71,7 +73,9 @@ async function main(options = {}) {
 
   const driver = createDriver(config, logger, clock);
   const app = createApp({ driver, config, clock, logger });
-  await app.listen({ host: config.host, port: config.port });
+  // A deep accept queue: a burst of connections (refused ones are closed at
+  // once) must not make the kernel drop the SYN of a legitimate client.
+  await app.listen({ host: config.host, port: config.port, backlog: LISTEN_BACKLOG });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ host: config.host, port, driver: config.driver }, 'listening');

@@ -67,6 +67,11 @@ const outcomeSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('delay'), ms: z.number().int().min(0).max(600000) }),
 ]);
 
+const fakeAckSchema = z.object({
+  id: z.string().min(1).max(256),
+  ack: z.enum(['error', 'pending', 'server', 'device', 'read']),
+});
+
 const fakeScriptSchema = z.object({
   outcomes: z.array(outcomeSchema).max(10000),
 });
@@ -87,4 +92,4 @@ function parseOrThrow(schema, value) {
   throw invalidRequest(field, `${field}: ${message}`);
 }
 
-module.exports = { messageSchema, fakeStateSchema, fakeScriptSchema, parseOrThrow, MAX_TEXT };
+module.exports = { messageSchema, fakeStateSchema, fakeScriptSchema, fakeAckSchema, parseOrThrow, MAX_TEXT };

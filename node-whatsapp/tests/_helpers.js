@@ -3,6 +3,10 @@
 // Shared test helpers (not a test file: the name matches none of node --test's patterns).
 
 const { Writable } = require('node:stream');
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+
+const SERVER = path.join(__dirname, '..', 'src', 'server.js');
 const { loadConfig } = require('../src/config');
 const { createApp } = require('../src/app');
 const { createFakeDriver } = require('../src/drivers/fake');
@@ -135,9 +139,53 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * Wait until a condition holds (polling, at most 5 s).
  * @param {() => boolean} condition
  */
-async function until(condition) {
+async function until(condition, label = "") {
   for (let i = 0; i < 500 && !condition(); i += 1) await sleep(10);
-  if (!condition()) throw new Error('condition not reached within 5 s');
+  if (!condition()) throw new Error(`condition not reached within 5 s ${label}`);
 }
 
-module.exports = { TOKEN, AUTH, testConfig, logSink, buildApp, postMessage, FakeClock, flush, sleep, until };
+/**
+ * Run src/server.js as a real process.
+ * @param {Record<string, string>} env
+ */
+function runServer(env, { timeoutMs = 10000, prefix = /** @type {string[]} */ ([]) } = {}) {
+  const [command, ...args] = [...prefix, process.execPath, SERVER];
+  const child = spawn(command, args, {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const line = (/** @type {string} */ msg) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "${msg}" line in: ${out}`)), timeoutMs);
+      const check = () => {
+        const found = out
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+          .find((l) => l.msg === msg);
+        if (found) {
+          clearTimeout(timer);
+          child.stdout.off('data', check);
+          resolve(found);
+        }
+      };
+      child.stdout.on('data', check);
+      check();
+    });
+  /** @param {string} msg */
+  const lines = (msg) =>
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === msg);
+  return { child, exited, line, lines, output: () => out };
+}
+
+
+module.exports = { SERVER, runServer, TOKEN, AUTH, testConfig, logSink, buildApp, postMessage, FakeClock, flush, sleep, until };

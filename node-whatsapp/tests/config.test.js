@@ -26,6 +26,26 @@ test('defaults are safe', () => {
   assert.equal(c.logLevel, 'info');
   assert.equal(c.fakeState, 'ready');
   assert.equal(c.shutdownGraceMs, 10000);
+  assert.deepEqual(c.chromiumExtraArgs, []);
+  assert.equal(c.idempotencyStore, 'sqlite', 'the real driver keeps its keys on disk');
+  assert.equal(c.stateDir, c.authDir);
+  assert.equal(c.ackCallbackUrl, null);
+  const fake = loadConfig({ WA_DRIVER: 'fake' });
+  assert.deepEqual([fake.idempotencyStore, fake.stateDir], ['memory', null]);
+  const fakeDurable = loadConfig({ WA_DRIVER: 'fake', WA_STATE_DIR: '/tmp/s' });
+  assert.deepEqual([fakeDurable.idempotencyStore, fakeDurable.stateDir], ['sqlite', '/tmp/s']);
+});
+
+test('refuses Chromium flags that open the browser, and unsafe ack callbacks', () => {
+  for (const flag of ['--remote-debugging-port=9222', '--remote-debugging-address=0.0.0.0', '--user-data-dir=/tmp/x', 'nodash']) {
+    assert.throws(() => loadConfig({ WA_CHROMIUM_EXTRA_ARGS: `--lang=en ${flag}` }), ConfigError, flag);
+  }
+  assert.throws(() => loadConfig({ WA_ACK_CALLBACK_URL: 'http://127.0.0.1/acks' }), /WA_ACK_CALLBACK_SECRET/);
+  const secret = { WA_ACK_CALLBACK_SECRET: 'x'.repeat(16) };
+  assert.throws(() => loadConfig({ ...secret, WA_ACK_CALLBACK_URL: 'file:///etc/passwd' }), /http or https/);
+  assert.throws(() => loadConfig({ ...secret, WA_ACK_CALLBACK_URL: 'http://u:p@127.0.0.1/' }), /credentials/);
+  assert.throws(() => loadConfig({ ...secret, WA_ACK_CALLBACK_URL: 'not a url' }), /not a valid URL/);
+  assert.throws(() => loadConfig({ WA_IDEMPOTENCY_STORE: 'redis' }), /WA_IDEMPOTENCY_STORE/);
 });
 
 test('every variable is read', () => {
@@ -49,6 +69,24 @@ test('every variable is read', () => {
     WA_LOG_LEVEL: 'DEBUG',
     WA_FAKE_STATE: 'qr',
     WA_SHUTDOWN_GRACE_MS: '0',
+    WA_CHROMIUM_EXTRA_ARGS: ' --ignore-certificate-errors  --lang=en ',
+    WA_STATE_DIR: '/tmp/state',
+    WA_IDEMPOTENCY_STORE: 'sqlite',
+    WA_IDEMPOTENCY_MAX_KEYS: '10',
+    WA_REQUEST_TIMEOUT_MS: '1000',
+    WA_HEADERS_TIMEOUT_MS: '900',
+    WA_KEEP_ALIVE_TIMEOUT_MS: '800',
+    WA_MAX_CONNECTIONS: '7',
+    WA_PROBE_INTERVAL_MS: '0',
+    WA_PROBE_TIMEOUT_MS: '600',
+    WA_BACKOFF_RESET_MS: '500',
+    WA_BACKOFF_MAX_MS: '400',
+    WA_QR_BACKOFF_MAX_MS: '300',
+    WA_ACK_CALLBACK_URL: 'http://127.0.0.1:9/acks',
+    WA_ACK_CALLBACK_SECRET: 'sixteen-chars-or-more',
+    WA_ACK_CALLBACK_RETRIES: '2',
+    WA_ACK_CALLBACK_TIMEOUT_MS: '200',
+    WA_ACK_MAX_MESSAGES: '100',
   });
   assert.deepEqual(
     { ...c },
@@ -72,6 +110,24 @@ test('every variable is read', () => {
       logLevel: 'debug',
       fakeState: 'qr',
       shutdownGraceMs: 0,
+      chromiumExtraArgs: ['--ignore-certificate-errors', '--lang=en'],
+      stateDir: '/tmp/state',
+      idempotencyStore: 'sqlite',
+      idempotencyMaxKeys: 10,
+      requestTimeoutMs: 1000,
+      headersTimeoutMs: 900,
+      keepAliveTimeoutMs: 800,
+      maxConnections: 7,
+      probeIntervalMs: 0,
+      probeTimeoutMs: 600,
+      backoffResetMs: 500,
+      backoffMaxMs: 400,
+      qrBackoffMaxMs: 300,
+      ackCallbackUrl: 'http://127.0.0.1:9/acks',
+      ackCallbackSecret: 'sixteen-chars-or-more',
+      ackCallbackRetries: 2,
+      ackCallbackTimeoutMs: 200,
+      ackMaxMessages: 100,
     },
   );
 });

@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { main, EXIT_CONFIG } = require('../src/main');
-const { logSink, TOKEN, sleep } = require('./_helpers');
+const { logSink, TOKEN, sleep, runServer } = require('./_helpers');
 
 const SERVER = path.join(__dirname, '..', 'src', 'server.js');
 
@@ -174,41 +174,6 @@ test('wwebjs driver without a browser: the service stays up and /status says why
   assert.equal(await result.stopped, 0);
   fs.rmSync(authDir, { recursive: true, force: true });
 });
-
-/**
- * Run src/server.js as a real process.
- * @param {Record<string, string>} env
- */
-function runServer(env) {
-  const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const line = (/** @type {string} */ msg) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "${msg}" line in: ${out}`)), 10000);
-      const check = () => {
-        const found = out
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l))
-          .find((l) => l.msg === msg);
-        if (found) {
-          clearTimeout(timer);
-          child.stdout.off('data', check);
-          resolve(found);
-        }
-      };
-      child.stdout.on('data', check);
-      check();
-    });
-  return { child, exited, line, output: () => out };
-}
 
 test('the real process: listening line on stdout, answers on 127.0.0.1, SIGTERM exits 0', async () => {
   const run = runServer({ WA_DRIVER: 'fake', WA_TOKEN: 'x', WA_PORT: '0' });

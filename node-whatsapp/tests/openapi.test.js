@@ -59,7 +59,7 @@ test('every served route is documented and every documented route is served', as
   const { app } = buildApp();
   t.after(() => app.close());
   await app.ready();
-  const served = app.servedRoutes().map((r) => `${r.method} ${r.url}`).sort();
+  const served = app.servedRoutes().map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, "{$1}")}`).sort();
   assert.deepEqual(served, documentedRoutes());
 });
 
@@ -68,7 +68,7 @@ test('without the fake driver, only the core routes are served, all documented',
   const { app } = buildApp({ env: { WA_DRIVER: 'wwebjs' }, driver: createFakeDriver() });
   t.after(() => app.close());
   await app.ready();
-  const served = app.servedRoutes().map((r) => `${r.method} ${r.url}`).sort();
+  const served = app.servedRoutes().map((r) => `${r.method} ${r.url.replace(/:(\w+)/g, "{$1}")}`).sort();
   assert.deepEqual(served, documentedRoutes().filter((r) => !r.includes('/_fake/')));
 });
 
@@ -122,8 +122,15 @@ test('real responses match the documented schemas', async (t) => {
   conforms(await post('/_fake/state', { state: 'nope' }), 'POST', '/_fake/state');
   conforms(await post('/_fake/script', { outcomes: [{ type: 'accept' }] }), 'POST', '/_fake/script');
   conforms(await post('/_fake/script', { outcomes: 'x' }), 'POST', '/_fake/script');
-  await send({ to: '+15551234567', media: { data: 'YWJj', filename: 'a.txt', mimeType: 'text/plain' } });
+  const withMedia = await send({ to: '+15551234567', media: { data: 'YWJj', filename: 'a.txt', mimeType: 'text/plain' } });
   conforms(await get('/_fake/sent'), 'GET', '/_fake/sent');
+  const id = withMedia.json().id;
+  conforms(await get(`/messages/${encodeURIComponent(id)}`), 'GET', '/messages/{id}');
+  conforms(await get('/messages/unknown-id'), 'GET', '/messages/{id}');
+  conforms(await post('/_fake/ack', { id, ack: 'read' }), 'POST', '/_fake/ack');
+  conforms(await post('/_fake/ack', { id: 'unknown', ack: 'read' }), 'POST', '/_fake/ack');
+  conforms(await post('/_fake/ack', { id, ack: 'seen' }), 'POST', '/_fake/ack');
+  conforms(await app.inject({ method: 'POST', url: '/messages', headers: { ...AUTH, 'content-type': 'application/json' }, payload: '{"to":"+15551234567","text":"x","__proto__":{"a":1}}' }), 'POST', '/messages');
   conforms(await app.inject({ method: 'POST', url: '/_fake/reset', headers: AUTH }), 'POST', '/_fake/reset');
 });
 

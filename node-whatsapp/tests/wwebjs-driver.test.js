@@ -81,6 +81,8 @@ function setup(env = {}) {
     WA_AUTH_DIR: '/tmp/wa-auth-test',
     WA_CLIENT_ID: 'shop',
     WA_CHROMIUM_PATH: '/usr/bin/chromium',
+    WA_PROBE_INTERVAL_MS: '0',
+    WA_PROBE_TIMEOUT_MS: '500',
     ...env,
   });
   const driver = createWwebjsDriver({ config, logger: createLogger({ destination: sink.stream }), clock, lib });
@@ -111,6 +113,13 @@ test('builds the Client with LocalAuth, the Chromium path and safe args', async 
   assert.equal(options.puppeteer.headless, true);
   assert.equal(options.puppeteer.executablePath, '/usr/bin/chromium');
   assert.deepEqual(options.puppeteer.args, [...CHROMIUM_ARGS]);
+  // A pipe, not a DevTools TCP port; the service's signal handling, not puppeteer's.
+  assert.equal(options.puppeteer.pipe, true);
+  assert.deepEqual(
+    [options.puppeteer.handleSIGINT, options.puppeteer.handleSIGTERM, options.puppeteer.handleSIGHUP],
+    [false, false, false],
+  );
+  assert.deepEqual(options.webVersionCache, { type: 'none' });
   for (const arg of ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run']) {
     assert.ok(CHROMIUM_ARGS.includes(arg), arg);
   }
@@ -183,8 +192,8 @@ test('disconnected: the old client is destroyed, then a new one is built after a
   assert.equal(lib.clients[1].destroyCalls, 1);
 });
 
-test('back-off doubles and is capped, and resets once ready', async () => {
-  const ctx = setup();
+test('back-off doubles and is capped, and resets after a stable period', async () => {
+  const ctx = setup({ WA_BACKOFF_RESET_MS: '90000' });
   const { lib, clock, driver } = ctx;
   lib.initialize = async () => {
     throw new Error('Failed to launch the browser process! spawn /usr/bin/chromium ENOENT');
@@ -210,9 +219,80 @@ test('back-off doubles and is capped, and resets once ready', async () => {
   lib.clients.at(-1).emit('ready');
   lib.clients.at(-1).emit('disconnected', 'NAVIGATION');
   await flush();
+  let before = lib.clients.length;
+  await clock.advance(59999);
+  assert.equal(lib.clients.length, before, 'a client that failed at once does not reset the back-off, ready or not');
+  await clock.advance(1);
+  assert.equal(lib.clients.length, before + 1);
+  await clock.advance(90000); // stable for WA_BACKOFF_RESET_MS (in state "starting": any state counts)
+  lib.clients.at(-1).emit('disconnected', 'NAVIGATION');
+  await flush();
+  before = lib.clients.length;
+  await clock.advance(1000);
+  assert.equal(lib.clients.length, before + 1, 'back to 1 s after a stable period');
+  await driver.stop();
+});
+
+test('while a QR code is shown, the back-off is capped at WA_QR_BACKOFF_MAX_MS', async () => {
+  const { lib, clock, driver } = setup({ WA_QR_BACKOFF_MAX_MS: '3000', WA_BACKOFF_RESET_MS: '1000000' });
+  await driver.start();
+  await flush();
+  const delays = [];
+  for (let i = 0; i < 4; i += 1) {
+    const before = lib.clients.length;
+    lib.clients.at(-1).emit('qr', 'ref,key,id,adv');
+    lib.clients.at(-1).emit('disconnected', 'Max qrcode retries reached');
+    await flush();
+    const t0 = clock.now();
+    while (lib.clients.length === before) await clock.advance(250);
+    delays.push(clock.now() - t0);
+    await flush();
+  }
+  assert.deepEqual(delays, [1000, 2000, 3000, 3000]);
+  await driver.stop();
+});
+
+test('the periodic probe finds a page that froze while idle and rebuilds the client', async () => {
+  const { lib, clock, driver, logs } = setup({ WA_PROBE_INTERVAL_MS: '2000', WA_PROBE_TIMEOUT_MS: '300' });
+  let probes = 0;
+  lib.getState = async () => {
+    probes += 1;
+    return 'CONNECTED';
+  };
+  await toReady({ lib, clock, driver });
+  await flush();
+  await clock.advance(4000);
+  assert.equal(probes, 2, 'one probe every 2 s');
+  assert.equal(driver.status().state, 'ready');
+  lib.getState = () => new Promise(() => {}); // the page froze
+  await clock.advance(2000);
+  assert.equal(driver.status().state, 'ready', 'the probe is still within its deadline');
+  await clock.advance(300);
+  assert.deepEqual([driver.status().state, driver.status().reason], ['failed', 'WhatsApp Web stopped answering']);
+  assert.ok(logs.lines.some((l) => l.msg === 'whatsapp web stopped answering'));
   const before = lib.clients.length;
   await clock.advance(1000);
-  assert.equal(lib.clients.length, before + 1, 'back to 1 s after a ready');
+  assert.equal(lib.clients.length, before + 1, 'a new client, without any send');
+  assert.equal(lib.clients.at(-2).destroyCalls, 1);
+  await driver.stop();
+});
+
+test('message_ack of sent messages is passed on as an "ack" event, also from an older client', async () => {
+  const { lib, clock, driver } = setup();
+  const acks = [];
+  driver.on('ack', (a) => acks.push(a));
+  await toReady({ lib, clock, driver });
+  const first = lib.clients.at(-1);
+  first.emit('message_ack', { id: { _serialized: 'true_1@c.us_A', fromMe: true } }, 1);
+  first.emit('message_ack', { id: { _serialized: 'false_1@c.us_B', fromMe: false } }, 3);
+  first.emit('message_ack', { id: {} }, 3);
+  first.emit('disconnected', 'x');
+  await flush();
+  first.emit('message_ack', { id: { _serialized: 'true_1@c.us_A', fromMe: true } }, 3);
+  assert.deepEqual(acks, [
+    { id: 'true_1@c.us_A', ack: 1 },
+    { id: 'true_1@c.us_A', ack: 3 },
+  ]);
   await driver.stop();
 });
 

@@ -70,7 +70,7 @@ function createFakeDriver(options = {}) {
     async start() {},
     status: () => holder.snapshot(),
     qr: () => qrText,
-    on: (/** @type {'state'} */ event, /** @type {(s: any) => void} */ listener) => {
+    on: (/** @type {'state'|'ack'} */ event, /** @type {(s: any) => void} */ listener) => {
       holder.on(event, listener);
     },
 
@@ -126,6 +126,18 @@ function createFakeDriver(options = {}) {
 
     /** @returns {number} outcomes not yet consumed */
     pendingScript: () => script.length,
+
+    /**
+     * Report a delivery ack for a message this driver sent, as WhatsApp would.
+     * @param {string} id
+     * @param {string} ack error, pending, server, device or read
+     * @returns {boolean} false when no sent message has this id
+     */
+    ack(id, ack) {
+      if (!sent.some((m) => m.id === id)) return false;
+      holder.emit('ack', { id, ack });
+      return true;
+    },
 
     reset() {
       sent = [];

@@ -19,7 +19,8 @@ const { EventEmitter } = require('node:events');
  * @property {(chatId: string) => Promise<string>} resolveChat check a recipient before sending; may throw NOT_ON_WHATSAPP
  * @property {(message: OutgoingMessage) => Promise<SendReceipt>} send
  * @property {() => Promise<void>} stop
- * @property {(event: 'state', listener: (status: DriverStatus) => void) => void} on
+ * @property {(event: 'state'|'ack', listener: (event: any) => void) => void} on
+ *   "state" with a DriverStatus; "ack" with {id, ack} (a whatsapp-web.js ack number or name) for a sent message
  */
 
 /**

@@ -1,5 +1,6 @@
 'use strict';
 
+const fs = require('node:fs');
 const { StateHolder } = require('./state');
 const { DriverError } = require('../errors');
 const { systemClock, withDeadline } = require('../clock');
@@ -15,13 +16,30 @@ const CHROMIUM_ARGS = Object.freeze([
   '--no-first-run',
 ]);
 
+/**
+ * Puppeteer launch options. Chromium talks to puppeteer over a pipe
+ * (fds 3 and 4), so no DevTools TCP port or DevToolsActivePort file exists
+ * that another local process could use to drive the page without the token.
+ * Puppeteer's own signal handlers are off: the service's shutdown decides
+ * when the browser closes (after in-flight sends settle).
+ * @param {import('../config').Config} config
+ */
+function launchOptions(config) {
+  return {
+    headless: true,
+    pipe: true,
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+    executablePath: config.chromiumPath ?? undefined,
+    args: [...CHROMIUM_ARGS, ...config.chromiumExtraArgs],
+  };
+}
+
 /** Time allowed for destroying an old client before a new one is built. */
 const DESTROY_TIMEOUT_MS = 10000;
-/** Time allowed for the health probe run after a send deadline passed. */
-const PROBE_TIMEOUT_MS = 5000;
-/** Back-off between client re-creations: 1 s doubling up to 60 s. */
+/** Back-off between client re-creations: 1 s doubling up to WA_BACKOFF_MAX_MS. */
 const BACKOFF_BASE_MS = 1000;
-const BACKOFF_MAX_MS = 60000;
 
 /**
  * @typedef {import('./state').OutgoingMessage} OutgoingMessage
@@ -66,6 +84,12 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
   let lastFailure = null;
   /** @type {any} */
   let restartTimer = null;
+  /** @type {any} */
+  let probeTimer = null;
+  /** @type {any} */
+  let stableTimer = null;
+  /** whether the current client showed a QR code (its failures retry sooner) */
+  let showedQr = false;
 
   function buildClient() {
     return new wwebjs.Client({
@@ -73,11 +97,9 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
         dataPath: config.authDir,
         clientId: config.clientId ?? undefined,
       }),
-      puppeteer: {
-        headless: true,
-        executablePath: config.chromiumPath ?? undefined,
-        args: [...CHROMIUM_ARGS],
-      },
+      // No copy of WhatsApp Web's page is written to the working directory.
+      webVersionCache: { type: 'none' },
+      puppeteer: launchOptions(config),
     });
   }
 
@@ -87,9 +109,16 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
    */
   function wire(c, gen) {
     const current = () => gen === generation && !stopped;
+    // Acks of messages sent by an earlier client are still true: not filtered by generation.
+    c.on('message_ack', (/** @type {any} */ msg, /** @type {number} */ ack) => {
+      const id = msg?.id?._serialized;
+      if (stopped || typeof id !== 'string' || msg?.id?.fromMe !== true) return;
+      holder.emit('ack', { id, ack });
+    });
     c.on('qr', (/** @type {string} */ qr) => {
       if (!current()) return;
       qrText = qr;
+      showedQr = true;
       holder.set('qr', 'scan the QR code with WhatsApp on your phone (GET /qr)');
     });
     c.on('authenticated', () => {
@@ -106,7 +135,6 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
     c.on('ready', () => {
       if (!current()) return;
       qrText = null;
-      attempts = 0;
       lastFailure = null;
       holder.set('ready', null);
     });
@@ -152,6 +180,14 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
     generation += 1;
     const gen = generation;
     qrText = null;
+    showedQr = false;
+    // A client that stays up (in any state, QR included) for a while resets
+    // the back-off: the next failure is retried quickly again.
+    stableTimer = clock.setTimeout(() => {
+      stableTimer = null;
+      if (gen !== generation || stopped) return;
+      attempts = 0;
+    }, config.backoffResetMs);
     holder.set(
       'starting',
       lastFailure ? `launching WhatsApp Web (attempt ${attempts + 1}; last failure: ${lastFailure})` : 'launching WhatsApp Web',
@@ -181,6 +217,7 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
       () => {
         if (gen !== generation || stopped) return;
         watchBrowser(c, gen);
+        scheduleProbe(gen);
       },
       (err) => {
         if (gen !== generation || stopped) return;
@@ -200,9 +237,13 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
     if (gen !== generation || stopped) return;
     lastFailure = holder.reason;
     generation += 1; // from now on, events from the old client are ignored
+    clearTimers();
     const old = client;
     client = null;
-    const delay = Math.min(BACKOFF_BASE_MS * 2 ** attempts, BACKOFF_MAX_MS);
+    // While a QR code is waiting for a scan, someone may be holding a phone
+    // up to the screen: retry sooner.
+    const cap = showedQr ? Math.min(config.qrBackoffMaxMs, config.backoffMaxMs) : config.backoffMaxMs;
+    const delay = Math.min(BACKOFF_BASE_MS * 2 ** attempts, cap);
     attempts += 1;
     destroyQuietly(old).then(() => {
       if (stopped) return;
@@ -226,18 +267,43 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
     }
   }
 
+  function clearTimers() {
+    for (const timer of [probeTimer, stableTimer]) if (timer !== null) clock.clearTimeout(timer);
+    probeTimer = null;
+    stableTimer = null;
+  }
+
   /**
-   * After a deadline passed, check whether the page still answers; if not,
-   * mark the driver failed and build a new client.
+   * Probe the page of generation gen every WA_PROBE_INTERVAL_MS, so a page
+   * that freezes while idle is found (and the client recycled) without
+   * waiting for a send.
+   * @param {number} gen
+   */
+  function scheduleProbe(gen) {
+    if (config.probeIntervalMs <= 0) return;
+    probeTimer = clock.setTimeout(() => {
+      probeTimer = null;
+      if (gen !== generation || stopped) return;
+      probe().then(() => {
+        if (gen === generation && !stopped) scheduleProbe(gen);
+      });
+    }, config.probeIntervalMs);
+  }
+
+  /**
+   * Check whether the page still answers (an evaluate in the page, with a
+   * deadline); if not, mark the driver failed and build a new client.
+   * Run periodically, and after any send or lookup deadline passed.
+   * @returns {Promise<void>}
    */
   function probe() {
-    if (probing || !client) return;
+    if (probing || !client) return Promise.resolve();
     probing = true;
     const gen = generation;
     const c = client;
-    withDeadline(
+    return withDeadline(
       Promise.resolve().then(() => c.getState()),
-      Math.min(PROBE_TIMEOUT_MS, config.sendTimeoutMs),
+      config.probeTimeoutMs,
       () => new Error('getState timed out'),
       clock,
     )
@@ -246,6 +312,7 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
         (err) => {
           if (gen !== generation || stopped) return;
           logger.warn({ err: errorText(err) }, 'whatsapp web stopped answering');
+          qrText = null;
           holder.set('failed', 'WhatsApp Web stopped answering');
           recycle(gen);
         },
@@ -269,12 +336,15 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
     async start() {
       if (started) return;
       started = true;
+      // The session gives access to the WhatsApp account: owner only.
+      fs.mkdirSync(config.authDir, { recursive: true, mode: 0o700 });
+      fs.chmodSync(config.authDir, 0o700);
       launch();
     },
 
     status: () => holder.snapshot(),
     qr: () => qrText,
-    on: (/** @type {'state'} */ event, /** @type {(s: any) => void} */ listener) => {
+    on: (/** @type {'state'|'ack'} */ event, /** @type {(s: any) => void} */ listener) => {
       holder.on(event, listener);
     },
 
@@ -363,6 +433,7 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
         clock.clearTimeout(restartTimer);
         restartTimer = null;
       }
+      clearTimers();
       const old = client;
       client = null;
       qrText = null;
@@ -372,4 +443,4 @@ function createWwebjsDriver({ config, logger, clock = systemClock, lib }) {
   };
 }
 
-module.exports = { createWwebjsDriver, CHROMIUM_ARGS };
+module.exports = { createWwebjsDriver, launchOptions, CHROMIUM_ARGS };

@@ -1,6 +1,7 @@
 'use strict';
 
-const { fakeStateSchema, fakeScriptSchema, parseOrThrow } = require('../schemas');
+const { fakeStateSchema, fakeScriptSchema, fakeAckSchema, parseOrThrow } = require('../schemas');
+const { ApiError } = require('../errors');
 
 /**
  * Control routes of the fake driver, mounted only when WA_DRIVER=fake.
@@ -22,6 +23,12 @@ function registerFakeRoutes(app, { driver }) {
   });
 
   app.get('/_fake/sent', async () => ({ messages: driver.sent() }));
+
+  app.post('/_fake/ack', async (request) => {
+    const body = parseOrThrow(fakeAckSchema, request.body);
+    if (!driver.ack(body.id, body.ack)) throw new ApiError('NOT_FOUND', 'the fake driver did not send a message with this id');
+    return { id: body.id, ack: body.ack };
+  });
 
   app.post('/_fake/reset', async () => {
     driver.reset();

@@ -121,6 +121,9 @@ class IdempotencyStore {
   get size() {
     return this.entries.size;
   }
+
+  /** Nothing to release: the keys die with the process. */
+  close() {}
 }
 
-module.exports = { IdempotencyStore };
+module.exports = { IdempotencyStore, MemoryIdempotencyStore: IdempotencyStore };
