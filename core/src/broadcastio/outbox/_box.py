@@ -194,7 +194,7 @@ class Outbox:
             raise ConfigurationError(f"cannot open outbox {str(self.path)!r}: {exc}") from exc
         finally:
             conn.close()
-        self._writer = Writer(self._connect)
+        self._writer = Writer(self._connect, name=f"outbox {str(self.path)!r}")
 
     def run_owner(self) -> str:
         """A fresh lease id for one run: this outbox's owner plus a run number."""

@@ -16,11 +16,22 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from broadcastio._errors import OutboxError
+
 __all__ = ["Writer"]
 
 T = TypeVar("T")
 _STOP = object()
 _MAX_BATCH = 2048
+
+
+def _as_outbox_error(exc: BaseException, name: str) -> BaseException:
+    """A SQLite failure (disk full, read-only file, not a database) as the documented OutboxError."""
+    if isinstance(exc, sqlite3.Error):
+        error = OutboxError(f"{name}: {exc}; messages already journalled stay in the file")
+        error.__cause__ = exc
+        return error
+    return exc
 
 
 def _resolve(pairs: list[tuple[asyncio.Future[Any], Any, bool]]) -> None:
@@ -128,13 +139,21 @@ class Writer:
                     else:
                         outcomes.append((function(conn, *batch[index][1]), False))
                 except Exception as exc:  # these jobs fail alone; SQLite undid the failing statement
-                    outcomes.extend((exc, True) for _ in range(end - index))
+                    if not conn.in_transaction:
+                        # SQLite rolled the whole transaction back (disk full, I/O error): nothing of
+                        # the batch is stored, and later jobs must not autocommit one by one.
+                        raise
+                    failure = _as_outbox_error(exc, self._name)
+                    outcomes.extend((failure, True) for _ in range(end - index))
                 index = end
             conn.execute("COMMIT")
         except Exception as exc:  # the transaction itself failed: nothing of the batch is stored
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            outcomes = [(exc, True)] * len(batch)
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolls back by itself after a failed COMMIT (disk full)
+            outcomes = [(_as_outbox_error(exc, self._name), True)] * len(batch)
         self.batches += 1
         self.jobs_done += len(batch)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, bool]]] = {}
