@@ -125,6 +125,16 @@ class TestConfigOptionAnywhere:
         assert result.exit_code == EXIT_OK, result.output
         assert [p["name"] for p in json.loads(result.stdout)["configured"]] == ["from-other"]
 
+    @pytest.mark.parametrize("command", ["check", "show"])
+    def test_c_before_config_check_and_show(self, workdir: Path, command: str) -> None:
+        """`-c FILE config check|show` reads FILE; a FILE argument still wins."""
+        memory_config(workdir / "other.toml", "from-other")
+        result = invoke("-c", "other.toml", "config", command)
+        assert result.exit_code == EXIT_OK, result.output
+        assert "from-other" in result.stdout
+        assert invoke("-c", "missing.toml", "config", command, "other.toml").exit_code == EXIT_OK
+        assert invoke("-c", "missing.toml", "config", command).exit_code == EXIT_USAGE
+
     def test_after_wins_over_before(self, workdir: Path) -> None:
         """Given on both sides, the subcommand's -c wins."""
         memory_config(workdir / "a.toml", "a")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +13,7 @@ import click
 import msgspec
 
 from broadcastio._scrub import MASK
-from broadcastio.cli._common import CliState, handle_errors, open_orchestrator, run
+from broadcastio.cli._common import CONFIG_ENV, CliState, handle_errors, open_orchestrator, run
 from broadcastio.config import DEFAULT_CONFIG_FILE, Config, load_config
 from broadcastio.plugins import PluginManager
 
@@ -20,8 +21,19 @@ __all__ = ["config", "describe"]
 
 
 CONFIG_FILE = click.argument(
-    "config_file", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_CONFIG_FILE
+    "config_file", metavar="[FILE]", type=click.Path(dir_okay=False, path_type=Path), default=None
 )
+
+
+def _file(state: CliState, config_file: Path | None) -> Path:
+    """FILE when given, else the group's ``-c FILE`` (given before ``config``), else ``$BROADCASTIO_CONFIG``
+    or ``./broadcastio.toml``."""
+    if config_file is not None:
+        return config_file
+    if state.config_path is not None:
+        return state.config_path
+    from_env = (state.env or {}).get(CONFIG_ENV) or os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else Path(DEFAULT_CONFIG_FILE)
 
 
 @click.group()
@@ -33,11 +45,12 @@ def config() -> None:
 @CONFIG_FILE
 @click.pass_obj
 @handle_errors
-def check(state: CliState, config_file: Path) -> None:
+def check(state: CliState, config_file: Path | None) -> None:
     """Validate a configuration file and build its providers (nothing is sent).
 
     Says which line is wrong. Exit status 0 when valid, 2 when not.
     """
+    config_file = _file(state, config_file)
     loaded = load_config(config_file, env=state.env)
 
     async def build() -> None:
@@ -115,13 +128,14 @@ def describe(loaded: Config, secret_fields: Mapping[str, tuple[str, ...]] | None
 @CONFIG_FILE
 @click.pass_obj
 @handle_errors
-def show(state: CliState, config_file: Path) -> None:
+def show(state: CliState, config_file: Path | None) -> None:
     """Print the configuration as broadcastio reads it, as JSON.
 
     Policies show every field (defaults filled in); values taken from the
     environment and every setting a provider declares secret are masked. A
     section left out shows as null: the Orchestrator's default applies.
     """
+    config_file = _file(state, config_file)
     loaded = load_config(config_file, env=state.env)
     secrets = secret_fields_by_type(state.plugin_manager_factory())
     click.echo(json.dumps(describe(loaded, secrets), indent=2, default=str))
