@@ -8,7 +8,10 @@ session step by step, as ``tests/test_docs.py`` runs sessions. The
 environment holds what a user would set: the service-account key file
 (``GOOGLE_APPLICATION_CREDENTIALS``, made here with ``cryptography``, its
 ``token_uri`` on the local Google), the Slack bot token, the SendGrid key and
-the three base URLs.
+the three base URLs. Further tests check that the outcome comes from the
+services' answers: Slack delivers when it is not rate limited, a throttled
+Slack is skipped by the next message, and a refused credential keeps its
+provider out.
 """
 
 from __future__ import annotations
@@ -171,3 +174,54 @@ def test_slack_delivers_when_it_is_not_rate_limited(services: Services, tmp_path
     ]
     assert services.sendgrid.received == []
     assert services.slack.posted[0]["channel"] == "C0123ABCDEF"
+
+
+def test_slack_is_skipped_while_it_asked_to_wait(services: Services) -> None:
+    """As the page says: after Slack's 429 with a long Retry-After, the next message skips Slack (throttled)."""
+    from broadcastio import Message, Orchestrator, Recipient, RetryPolicy
+    from broadcastio_fcm import FcmProvider
+    from broadcastio_sendgrid import SendGridProvider
+    from broadcastio_slack import SlackProvider
+
+    env = services.env
+    providers = [
+        FcmProvider(service_account_file=env["GOOGLE_APPLICATION_CREDENTIALS"], base_url=env["FCM_BASE_URL"]),
+        SlackProvider(token=env["SLACK_BOT_TOKEN"], base_url=env["SLACK_API_URL"]),
+        SendGridProvider(
+            api_key=env["SENDGRID_API_KEY"], from_address="alerts@example.com", base_url=env["SENDGRID_BASE_URL"]
+        ),
+    ]
+    ada = Recipient(
+        email="ada@example.org", addresses={"push": "fYx9kL2mQ3S0:APA91bHqL8dKz0a1", "slack": "C0123ABCDEF"}
+    )
+    with Orchestrator(providers, retry=RetryPolicy(max_attempts=3)) as orchestrator:
+        first = orchestrator.send(Message(recipient=ada, subject="db-1", text="one"), trace=True)
+        second = orchestrator.send(Message(recipient=ada, subject="db-1", text="two"), trace=True)
+    assert first.trace is not None
+    assert second.trace is not None
+    assert [attempt.provider for attempt in first.trace.attempts] == ["fcm", "slack", "sendgrid"]
+    assert [attempt.provider for attempt in second.trace.attempts] == ["fcm", "sendgrid"]
+    assert [(skip.provider, skip.reason) for skip in second.trace.skipped] == [("slack", "throttled")]
+    assert (first.provider, second.provider) == ("sendgrid", "sendgrid")
+
+
+@pytest.mark.parametrize("service", ["fcm", "slack", "sendgrid"])
+def test_a_refused_credential_keeps_that_provider_out(service: str, services: Services, tmp_path: Path) -> None:
+    """The fakes check credentials: a wrong key or token makes the provider unhealthy, so it is never called."""
+    env = services.env
+    if service == "fcm":  # a key the service account does not have: the token endpoint refuses the JWT
+        other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        key_file = tmp_path / "other-key.json"
+        key_file.write_text(json.dumps(fakes.service_account_key(other, f"{env['FCM_BASE_URL']}/token")))
+        env["GOOGLE_APPLICATION_CREDENTIALS"] = str(key_file)
+    elif service == "slack":
+        env["SLACK_BOT_TOKEN"] = "xoxb-1234567890-0987654321-WrongWrongWrongWrongWron"
+    else:
+        env["SENDGRID_API_KEY"] = "SG.wrong-key-id.0000000000000000"
+    blocks = docs.blocks_of(PAGE)
+    done = run_python(blocks[marked(blocks)[0]].code, services, tmp_path)
+    assert done.returncode == 0, done.stderr
+    tried = [line.split(" try ")[0] for line in done.stdout.splitlines()[1:]]
+    assert tried == [name for name in ("fcm", "slack", "sendgrid") if name != service]
+    assert len(services.google.sent) == (0 if service == "fcm" else 1)
+    assert len(services.sendgrid.received) == (0 if service == "sendgrid" else 1)
