@@ -54,7 +54,7 @@ log = get_logger("broadcastio.apprise")
 
 
 class AppriseProvider(Provider):
-    """Sends each message to the configured Apprise URLs.
+    """Sends each message to the configured Apprise URLs (slack://, mailto://, ntfy://, json://, ...).
 
     :param urls: an Apprise URL, a list of them, or a mapping of tag to URL(s);
         secret (URLs carry tokens and passwords).
@@ -63,6 +63,7 @@ class AppriseProvider(Provider):
         (default), ``"permanent"`` or ``"ambiguous"``.
     """
 
+    channel = "apprise"
     secret_fields = ("urls",)
     idempotent = False
 

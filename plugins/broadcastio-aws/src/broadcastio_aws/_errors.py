@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import Response, error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
 from broadcastio_aws._addresses import redact_emails
 from broadcastio_aws._phone import redact_phones
@@ -73,14 +73,6 @@ def _redact(text: str) -> str:
     return redact_phones(redact_emails(text))[:_MAX_MESSAGE]
 
 
-def _json(response: Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def ses_error_name(response: Response, body: dict[str, Any]) -> str | None:
     """The SES error name from ``x-amzn-ErrorType`` or the body's ``__type``/``code``."""
     raw = response.headers.get("x-amzn-ErrorType") or body.get("__type") or body.get("code") or body.get("Code")
@@ -101,7 +93,7 @@ def _raise_for_credentials(provider: str, service: str, name: str | None, status
 def ses_error(response: Response, *, provider: str) -> DeliveryError:
     """Classify an SES v2 error response."""
     status = response.status_code
-    body = _json(response)
+    body = json_object(response)
     name = ses_error_name(response, body)
     _raise_for_credentials(provider, "SES", name, status)
     detail = str(body.get("message") or body.get("Message") or f"HTTP {status}")

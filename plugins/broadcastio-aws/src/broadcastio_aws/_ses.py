@@ -26,6 +26,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
+from broadcastio.http import json_object
 from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_aws._addresses import is_email, parse_sender
@@ -52,6 +53,7 @@ class SesProvider(AwsProvider):
     Credentials, ``region`` and ``endpoint_url``: see :class:`~broadcastio_aws._base.AwsProvider`.
     """
 
+    channel = "email"
     service = "ses"
     endpoint_template = "https://email.{region}.amazonaws.com"
 
@@ -147,10 +149,7 @@ class SesProvider(AwsProvider):
             return self._failed(response)
         if response.status_code != 200:
             return self._failed(ses_error(response, provider=self.name))
-        try:
-            raw_id = response.json().get("MessageId")
-        except (ValueError, AttributeError):
-            raw_id = None
+        raw_id = json_object(response).get("MessageId")
         message_id = raw_id if isinstance(raw_id, str) and raw_id else None
         log.debug("ses.accepted", provider=self.name, to=mask_address(to), message_id=message_id)
         return DeliveryResult.success(message_id)
@@ -169,10 +168,6 @@ class SesProvider(AwsProvider):
         if response.status_code != 200:
             detail = f"SES GetAccount answered HTTP {response.status_code}"
             return ProviderHealth(healthy=False, detail=detail, latency_ms=latency_ms)
-        try:
-            account = response.json()
-        except ValueError:
-            account = {}
-        if isinstance(account, dict) and account.get("SendingEnabled") is False:
+        if json_object(response).get("SendingEnabled") is False:
             return ProviderHealth(healthy=False, detail="SES sending is paused for this account", latency_ms=latency_ms)
         return ProviderHealth(healthy=True, detail="SES account can send", latency_ms=latency_ms)

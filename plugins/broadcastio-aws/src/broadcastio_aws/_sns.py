@@ -46,6 +46,7 @@ class SnsProvider(AwsProvider):
     Credentials, ``region`` and ``endpoint_url``: see :class:`~broadcastio_aws._base.AwsProvider`.
     """
 
+    channel = "sms"
     service = "sns"
     endpoint_template = "https://sns.{region}.amazonaws.com"
 

@@ -6,7 +6,7 @@ Install it and the ``discord`` provider type is registered through the
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_discord._errors import CREDENTIAL_CODES, error_from_answer
 from broadcastio_discord._provider import CONTENT_LIMIT, MAX_FILES, DiscordProvider
@@ -20,15 +20,5 @@ __all__ = [
     "error_from_answer",
 ]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register the ``discord`` provider type."""
-    return [
-        ProviderType(
-            name="discord",
-            factory=DiscordProvider,
-            channel="discord",
-            description="Discord webhook (Execute Webhook, files as multipart)",
-        )
-    ]
+broadcastio_provider_types = provider_types(DiscordProvider)
+"""Registers DiscordProvider: name, channel and description come from the class."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import error_from_status, parse_retry_after
+from broadcastio.http import error_from_status, integer_code, parse_retry_after
 
 __all__ = ["CREDENTIAL_CODES", "error_from_answer", "retry_after_of"]
 
@@ -45,8 +45,7 @@ def error_from_answer(status: int, answer: dict[str, Any], headers: Any, *, prov
     :param answer: the decoded JSON body, or ``{}`` when there was none (a proxy page).
     :raises ConfigurationError: for an unknown webhook or a rejected token (401, 404, codes 10015/50027).
     """
-    raw_code = answer.get("code")
-    code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+    code = integer_code(answer)
     text = str(answer.get("message") or f"HTTP {status}")[:_MESSAGE_LIMIT]
     if code in CREDENTIAL_CODES or status in (401, 404):
         raise ConfigurationError(

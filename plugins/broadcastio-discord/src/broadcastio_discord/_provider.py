@@ -26,7 +26,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider, Response
+from broadcastio.http import HttpProvider, Response, json_object
 
 from broadcastio_discord._errors import error_from_answer
 from broadcastio_discord._redact import install_httpx_log_filter, register_secret, scrub
@@ -56,7 +56,7 @@ def _parse_url(name: str, url: object) -> tuple[str, str, str]:
 
 
 class DiscordProvider(HttpProvider):
-    """Posts to the channel (or thread) a Discord webhook belongs to.
+    """Posts through a Discord webhook to its channel (or thread), files as multipart.
 
     The webhook fixes the channel, so the recipient's ``discord`` address
     is only a label: any non-empty string.
@@ -69,6 +69,7 @@ class DiscordProvider(HttpProvider):
         text ping people; off by default, so message data cannot ping a server.
     """
 
+    channel = "discord"
     secret_fields = ("url",)
     idempotent = False
 
@@ -165,21 +166,12 @@ class DiscordProvider(HttpProvider):
 
     @staticmethod
     def _message_id(response: Response) -> str | None:
-        try:
-            body = response.json() if response.content else None
-        except ValueError:
-            return None
-        identifier = body.get("id") if isinstance(body, dict) else None
+        identifier = json_object(response).get("id")
         return str(identifier) if identifier is not None else None
 
     def _classify(self, response: Response) -> DeliveryError:
         try:
-            body = response.json()
-        except ValueError:
-            body = None
-        answer = body if isinstance(body, dict) else {}
-        try:
-            error = error_from_answer(response.status_code, answer, response.headers, provider=self.name)
+            error = error_from_answer(response.status_code, json_object(response), response.headers, provider=self.name)
         except ConfigurationError as exc:
             raise ConfigurationError(scrub(str(exc), self._token)) from None
         return self._clean(error)
@@ -208,11 +200,7 @@ class DiscordProvider(HttpProvider):
             except ConfigurationError as exc:
                 return ProviderHealth(healthy=False, detail=str(exc), latency_ms=latency_ms)
             return ProviderHealth(healthy=False, detail=f"{error.code}: {error.message}", latency_ms=latency_ms)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        hook_name = body.get("name") if isinstance(body, dict) else None
+        hook_name = json_object(response).get("name")
         return ProviderHealth(
             healthy=True, detail=f"webhook {hook_name!r}" if hook_name else "webhook ok", latency_ms=latency_ms
         )

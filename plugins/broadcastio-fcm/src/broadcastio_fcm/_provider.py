@@ -25,7 +25,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider, Response, parse_retry_after
+from broadcastio.http import HttpProvider, json_object, parse_retry_after
 from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_fcm._auth import AccessTokens, load_service_account_info
@@ -47,7 +47,7 @@ log = get_logger("broadcastio.fcm")
 
 
 class FcmProvider(HttpProvider):
-    """Sends a notification (title = subject, body = text) to one FCM registration token.
+    """Sends a notification (title = subject, body = text) to one device token through FCM HTTP v1.
 
     :param service_account_info: the service-account key (a dict or its JSON text); secret.
     :param service_account_file: or the path of the key's JSON file.
@@ -55,6 +55,7 @@ class FcmProvider(HttpProvider):
     :param base_url: FCM's root; tests point it at a local server.
     """
 
+    channel = "push"
     secret_fields = ("service_account_info",)
     idempotent = False
 
@@ -142,7 +143,7 @@ class FcmProvider(HttpProvider):
         )
         if isinstance(response, DeliveryError):
             return response
-        body = _json_object(response)
+        body = json_object(response)
         if response.status_code == 200:
             return body
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -175,11 +176,3 @@ class FcmProvider(HttpProvider):
     async def aclose(self) -> None:
         await super().aclose()
         self.tokens.close()
-
-
-def _json_object(response: Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

@@ -9,14 +9,12 @@ API key, 403 the account or domain may not do this, 404 unknown domain,
 
 from __future__ import annotations
 
-from typing import Any
-
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import Response, error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
 from broadcastio_mailgun._addresses import redact_emails
 
-__all__ = ["error_from_response", "json_object"]
+__all__ = ["error_from_response"]
 
 _MAX_MESSAGE = 300
 _CONFIGURATION = {
@@ -24,15 +22,6 @@ _CONFIGURATION = {
     403: "Mailgun does not allow this account or domain to send (sandbox domain, unverified domain?)",
     404: "Mailgun does not know the domain (wrong domain or region?)",
 }
-
-
-def json_object(response: Response) -> dict[str, Any]:
-    """The JSON object in a response body, or an empty dict (``Forbidden``, an HTML page)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _about_recipient(text: str) -> bool:

@@ -24,11 +24,11 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_mailgun._addresses import is_email, parse_sender
-from broadcastio_mailgun._errors import error_from_response, json_object
+from broadcastio_mailgun._errors import error_from_response
 
 __all__ = ["IDEMPOTENCY_VARIABLE", "REGIONS", "MailgunProvider"]
 
@@ -46,7 +46,7 @@ log = get_logger("broadcastio.mailgun")
 
 
 class MailgunProvider(HttpProvider):
-    """Sends each message as one email through Mailgun.
+    """Sends each message as one email through Mailgun (US or EU region).
 
     :param api_key: a Mailgun sending or account API key (never shown in repr or logs).
     :param domain: the sending domain configured in Mailgun (``mg.example.com``).
@@ -56,6 +56,7 @@ class MailgunProvider(HttpProvider):
     :param tags: Mailgun tags (``o:tag``) on every message.
     """
 
+    channel = "email"
     secret_fields = ("api_key",)
     idempotent = False
 

@@ -6,7 +6,7 @@ Install it and the ``matrix`` provider type is registered through the
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_matrix._errors import CREDENTIAL_ERRCODES, error_from_answer
 from broadcastio_matrix._provider import CLIENT_API, MatrixProvider, transaction_id
@@ -20,15 +20,5 @@ __all__ = [
     "transaction_id",
 ]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register the ``matrix`` provider type."""
-    return [
-        ProviderType(
-            name="matrix",
-            factory=MatrixProvider,
-            channel="matrix",
-            description="Matrix client-server API: m.room.message, idempotent by transaction id",
-        )
-    ]
+broadcastio_provider_types = provider_types(MatrixProvider)
+"""Registers MatrixProvider: name, channel and description come from the class."""

@@ -27,7 +27,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider, Response
+from broadcastio.http import HttpProvider, Response, json_object
 
 from broadcastio_matrix._errors import error_from_answer
 
@@ -49,7 +49,7 @@ def transaction_id(idempotency_key: str, room_id: str) -> str:
 
 
 class MatrixProvider(HttpProvider):
-    """Sends a text message to a Matrix room the account has joined.
+    """Sends a text message (m.room.message) to a Matrix room the account has joined.
 
     The address is a room id (``!AbCdEf:example.org``, or a room version
     12 id without a server name), percent-encoded in the path, or a room
@@ -62,6 +62,7 @@ class MatrixProvider(HttpProvider):
         conventionally send; clients show it less loudly).
     """
 
+    channel = "matrix"
     secret_fields = ("access_token",)
     idempotent = True
 
@@ -137,7 +138,7 @@ class MatrixProvider(HttpProvider):
         response = await self.request("PUT", path, json=content)
         if isinstance(response, DeliveryError):
             return DeliveryResult.failure(response)
-        answer = self._answer(response)
+        answer = json_object(response)
         if response.status_code == 200 and isinstance(answer.get("event_id"), str):
             return DeliveryResult.success(answer["event_id"])
         return DeliveryResult.failure(self._error(response, answer))
@@ -149,21 +150,13 @@ class MatrixProvider(HttpProvider):
         if isinstance(response, DeliveryError):
             # A look-up that timed out sent no message: transient, never ambiguous.
             return DeliveryError.transient(response.code, f"resolving the room alias: {response.message}")
-        answer = self._answer(response)
+        answer = json_object(response)
         room_id = answer.get("room_id")
         if response.status_code == 200 and isinstance(room_id, str) and _ROOM_ID.match(room_id):
             return room_id
         if response.status_code == 200:
             return DeliveryError.permanent("matrix.bad_alias_answer", "the homeserver resolved the alias to no room id")
         return self._error(response, answer)
-
-    @staticmethod
-    def _answer(response: Response) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            return {}
-        return body if isinstance(body, dict) else {}
 
     def _error(self, response: Response, answer: dict[str, Any]) -> DeliveryError:
         if response.status_code == 200:
@@ -179,7 +172,7 @@ class MatrixProvider(HttpProvider):
         latency_ms = (time.monotonic() - started) * 1000.0
         if isinstance(response, DeliveryError):
             return ProviderHealth(healthy=False, detail=f"{response.code}: {response.message}", latency_ms=latency_ms)
-        answer = self._answer(response)
+        answer = json_object(response)
         if response.status_code == 200 and isinstance(answer.get("user_id"), str):
             return ProviderHealth(healthy=True, detail=f"logged in as {answer['user_id']}", latency_ms=latency_ms)
         try:

@@ -6,7 +6,7 @@ Install it and the ``ntfy`` provider type is registered through the
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_ntfy._errors import error_from_answer
 from broadcastio_ntfy._provider import DEFAULT_BASE_URL, PRIORITIES, NtfyProvider, header_value
@@ -20,15 +20,5 @@ __all__ = [
     "header_value",
 ]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register the ``ntfy`` provider type."""
-    return [
-        ProviderType(
-            name="ntfy",
-            factory=NtfyProvider,
-            channel="ntfy",
-            description="ntfy publish (ntfy.sh or self-hosted): title, priority, tags",
-        )
-    ]
+broadcastio_provider_types = provider_types(NtfyProvider)
+"""Registers NtfyProvider: name, channel and description come from the class."""

@@ -11,7 +11,6 @@ import email.header
 import importlib.metadata
 import re
 import time
-from typing import Any
 
 import httpx
 from broadcastio import (
@@ -23,7 +22,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider, Response, parse_retry_after
+from broadcastio.http import HttpProvider, json_object, parse_retry_after
 
 from broadcastio_ntfy._errors import error_from_answer
 
@@ -48,7 +47,7 @@ def header_value(text: str) -> str:
 
 
 class NtfyProvider(HttpProvider):
-    """Publishes to a ntfy topic; every subscriber of the topic gets a push notification.
+    """Publishes to a ntfy topic (ntfy.sh or self-hosted); every subscriber gets a push notification.
 
     The address is the topic name (``Recipient.addresses["ntfy"]``), 1-64
     letters, digits, ``-`` or ``_``. On ntfy.sh without access control the
@@ -60,6 +59,7 @@ class NtfyProvider(HttpProvider):
     :param base_url: the server, ``https://ntfy.sh`` by default.
     """
 
+    channel = "ntfy"
     secret_fields = ("token", "password")
     idempotent = False
 
@@ -145,7 +145,7 @@ class NtfyProvider(HttpProvider):
         response = await self.request("POST", f"/{topic}", content=message.text.encode(), headers=headers)
         if isinstance(response, DeliveryError):
             return DeliveryResult.failure(response)
-        answer = self._answer(response)
+        answer = json_object(response)
         if response.status_code == 200:
             identifier = answer.get("id")
             return DeliveryResult.success(str(identifier) if identifier else None)
@@ -158,14 +158,6 @@ class NtfyProvider(HttpProvider):
             )
         )
 
-    @staticmethod
-    def _answer(response: Response) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            return {}
-        return body if isinstance(body, dict) else {}
-
     async def health(self) -> ProviderHealth:
         """``GET /v1/health``: ntfy's own health endpoint (``{"healthy": true}``); publishes nothing.
 
@@ -177,6 +169,6 @@ class NtfyProvider(HttpProvider):
         latency_ms = (time.monotonic() - started) * 1000.0
         if isinstance(response, DeliveryError):
             return ProviderHealth(healthy=False, detail=f"{response.code}: {response.message}", latency_ms=latency_ms)
-        healthy = response.status_code == 200 and self._answer(response).get("healthy") is True
+        healthy = response.status_code == 200 and json_object(response).get("healthy") is True
         detail = "server healthy" if healthy else f"server unhealthy (HTTP {response.status_code})"
         return ProviderHealth(healthy=healthy, detail=detail, latency_ms=latency_ms)

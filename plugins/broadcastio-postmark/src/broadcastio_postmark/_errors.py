@@ -8,14 +8,12 @@ A wrong server token is HTTP 401 (ErrorCode 10). 429 is its rate limit,
 
 from __future__ import annotations
 
-from typing import Any
-
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import Response, error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, integer_code, json_object, parse_retry_after
 
 from broadcastio_postmark._addresses import redact_emails
 
-__all__ = ["CONFIGURATION_CODES", "PERMANENT_CODES", "TRANSIENT_CODES", "error_from_response", "json_object"]
+__all__ = ["CONFIGURATION_CODES", "PERMANENT_CODES", "TRANSIENT_CODES", "error_from_response"]
 
 BAD_TOKEN = 10
 INVALID_EMAIL_REQUEST = 300
@@ -46,15 +44,6 @@ PERMANENT_CODES: dict[int, str] = {
 _MAX_MESSAGE = 300
 
 
-def json_object(response: Response) -> dict[str, Any]:
-    """The JSON object in a response body, or an empty dict (a proxy's HTML page, an empty body)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def _about_address(text: str) -> bool:
     lowered = text.lower()
     return any(word in lowered for word in ("address", "'to'", "recipient", "mailbox"))
@@ -64,8 +53,7 @@ def error_from_response(response: Response, *, provider: str) -> DeliveryError:
     """Classify a Postmark error response; raise :class:`ConfigurationError` where only configuration helps."""
     status = response.status_code
     body = json_object(response)
-    raw_code = body.get("ErrorCode")
-    code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+    code = integer_code(body, "ErrorCode")
     detail = str(body.get("Message") or f"HTTP {status}")
     message = redact_emails(f"Postmark answered HTTP {status} (ErrorCode {code}): {detail}"[:_MAX_MESSAGE])
     if status == 401 or code in CONFIGURATION_CODES:

@@ -23,11 +23,11 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_postmark._addresses import is_email, parse_sender
-from broadcastio_postmark._errors import error_from_response, json_object
+from broadcastio_postmark._errors import error_from_response
 
 __all__ = ["DEFAULT_BASE_URL", "PostmarkProvider"]
 
@@ -51,6 +51,7 @@ class PostmarkProvider(HttpProvider):
     :param base_url: API root; tests point it at 127.0.0.1.
     """
 
+    channel = "email"
     secret_fields = ("server_token",)
     idempotent = False
 

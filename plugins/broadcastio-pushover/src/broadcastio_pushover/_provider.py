@@ -26,7 +26,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider, Response, error_from_status, parse_retry_after
+from broadcastio.http import HttpProvider, Response, error_from_status, json_object, parse_retry_after
 from broadcastio.logs import get_logger, mask_address
 
 __all__ = ["DEFAULT_BASE_URL", "MESSAGE_LIMIT", "TITLE_LIMIT", "PushoverProvider"]
@@ -75,7 +75,7 @@ def _install_httpx_log_filter() -> None:
 
 
 class PushoverProvider(HttpProvider):
-    """Sends ``message.text`` (or its HTML) as a Pushover notification.
+    """Sends ``message.text`` (or its HTML) as a notification through the Pushover Message API.
 
     The address is a Pushover user or group key (30 letters and digits).
 
@@ -85,6 +85,7 @@ class PushoverProvider(HttpProvider):
     :param base_url: API root; tests point it at a local server.
     """
 
+    channel = "pushover"
     secret_fields = ("token",)
     idempotent = False
 
@@ -167,7 +168,7 @@ class PushoverProvider(HttpProvider):
         response = await self.request("POST", "/1/messages.json", data=form)
         if isinstance(response, DeliveryError):
             return self._failed(response)
-        body = _json_object(response)
+        body = json_object(response)
         if response.status_code == 200 and body.get("status") == 1:
             request_id = body.get("request")
             log.debug(
@@ -220,7 +221,7 @@ class PushoverProvider(HttpProvider):
 
         if isinstance(response, DeliveryError):
             return unhealthy(f"Pushover unreachable: {response.message}")
-        body = _json_object(response)
+        body = json_object(response)
         if body.get("token") == "invalid" or response.status_code in (401, 403):
             return unhealthy(f"Pushover rejected the application token (HTTP {response.status_code})")
         if response.status_code != 200 or body.get("status") != 1:
@@ -231,15 +232,6 @@ class PushoverProvider(HttpProvider):
         return ProviderHealth(
             healthy=True, detail=f"Pushover app ok, {remaining} of {limit} messages left", latency_ms=latency_ms
         )
-
-
-def _json_object(response: Response) -> dict[str, Any]:
-    """The JSON object in a response body, or an empty dict (a proxy's HTML page)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _retry_after(response: Response) -> float | None:

@@ -6,7 +6,7 @@ Install it and the ``resend`` provider type is registered through the
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_resend._provider import DEFAULT_BASE_URL, IDEMPOTENCY_HEADER, ResendProvider
 
@@ -17,15 +17,5 @@ __all__ = [
     "broadcastio_provider_types",
 ]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register the ``resend`` provider type."""
-    return [
-        ProviderType(
-            name="resend",
-            factory=ResendProvider,
-            channel="email",
-            description="Email through the Resend Emails API",
-        )
-    ]
+broadcastio_provider_types = provider_types(ResendProvider)
+"""Registers ResendProvider: name, channel and description come from the class."""

@@ -10,14 +10,12 @@ missing or invalid key (401/403) and an unverified sending domain (403
 
 from __future__ import annotations
 
-from typing import Any
-
 from broadcastio import ConfigurationError, DeliveryError
-from broadcastio.http import Response, error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
 from broadcastio_resend._addresses import redact_emails
 
-__all__ = ["CONFIGURATION_NAMES", "PERMANENT_NAMES", "TRANSIENT_NAMES", "error_from_response", "json_object"]
+__all__ = ["CONFIGURATION_NAMES", "PERMANENT_NAMES", "TRANSIENT_NAMES", "error_from_response"]
 
 CONFIGURATION_NAMES: dict[str, str] = {
     "missing_api_key": "no API key in the Authorization header",
@@ -51,15 +49,6 @@ PERMANENT_NAMES: dict[str, str] = {
 """Error names no retry on Resend can help with (another provider may)."""
 
 _MAX_MESSAGE = 300
-
-
-def json_object(response: Response) -> dict[str, Any]:
-    """The JSON object in a response body, or an empty dict (a proxy's HTML page, an empty body)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def rate_limit_wait(response: Response) -> float | None:

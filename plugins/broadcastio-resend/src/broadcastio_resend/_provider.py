@@ -24,11 +24,11 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
 
 from broadcastio_resend._addresses import is_email, parse_sender
-from broadcastio_resend._errors import error_from_response, json_object
+from broadcastio_resend._errors import error_from_response
 
 __all__ = ["DEFAULT_BASE_URL", "IDEMPOTENCY_HEADER", "ResendProvider"]
 
@@ -52,6 +52,7 @@ class ResendProvider(HttpProvider):
     :param base_url: API root; tests point it at 127.0.0.1.
     """
 
+    channel = "email"
     secret_fields = ("api_key",)
     idempotent = True
 

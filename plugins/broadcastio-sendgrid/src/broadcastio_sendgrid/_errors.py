@@ -14,22 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import Response, error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
 from broadcastio_sendgrid._addresses import redact_emails
 
-__all__ = ["error_from_response", "json_object", "rate_limit_wait"]
+__all__ = ["error_from_response", "rate_limit_wait"]
 
 _MAX_MESSAGE = 300
-
-
-def json_object(response: Response) -> dict[str, Any]:
-    """The JSON object in a response body, or an empty dict (a proxy's HTML page, an empty body)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _errors(body: dict[str, Any]) -> list[dict[str, Any]]:

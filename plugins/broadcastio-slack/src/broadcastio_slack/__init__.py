@@ -6,7 +6,7 @@ Install it and both provider types are registered through the
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_slack._errors import AMBIGUOUS_ERRORS, CREDENTIAL_ERRORS, TRANSIENT_ERRORS, error_from_slack
 from broadcastio_slack._text import TEXT_LIMIT
@@ -25,21 +25,5 @@ __all__ = [
     "error_from_slack",
 ]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register ``slack`` and ``slack-webhook``."""
-    return [
-        ProviderType(
-            name="slack",
-            factory=SlackProvider,
-            channel="slack",
-            description="Slack Web API chat.postMessage with a bot token",
-        ),
-        ProviderType(
-            name="slack-webhook",
-            factory=SlackWebhookProvider,
-            channel="slack",
-            description="Slack incoming webhook (one channel per URL)",
-        ),
-    ]
+broadcastio_provider_types = provider_types(SlackProvider, SlackWebhookProvider)
+"""Registers SlackProvider and SlackWebhookProvider: name, channel and description come from the classes."""

@@ -21,7 +21,7 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider, parse_retry_after
+from broadcastio.http import HttpProvider, json_object, parse_retry_after
 
 from broadcastio_slack._errors import error_from_slack
 from broadcastio_slack._text import slack_text
@@ -35,7 +35,7 @@ _USER_AGENT = f"broadcastio-slack/{importlib.metadata.version('broadcastio-slack
 
 
 class SlackProvider(HttpProvider):
-    """Posts to a Slack channel as an app's bot user.
+    """Posts to a Slack channel through the Web API (chat.postMessage) as an app's bot user.
 
     The address is a channel id (``C0123ABCDEF``; ``D...`` for a DM, a user
     id ``U...`` for the app's DM with that user) or ``#channel-name``.
@@ -47,6 +47,7 @@ class SlackProvider(HttpProvider):
     :param base_url: the Web API root; tests point it at a local server.
     """
 
+    channel = "slack"
     secret_fields = ("token",)
     idempotent = False
 
@@ -114,11 +115,7 @@ class SlackProvider(HttpProvider):
         )
         if isinstance(response, DeliveryError):
             return response
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        answer: dict[str, Any] = body if isinstance(body, dict) else {}
+        answer = json_object(response)
         if response.status_code == 200 and answer.get("ok") is True:
             return answer
         error = answer.get("error")

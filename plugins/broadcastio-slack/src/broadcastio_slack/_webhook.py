@@ -41,13 +41,14 @@ def split_url(name: str, url: object) -> tuple[str, str]:
 
 
 class SlackWebhookProvider(HttpProvider):
-    """Posts to the channel an incoming webhook was created for.
+    """Posts through a Slack incoming webhook to the one channel it was created for.
 
     :param url: the webhook URL (``https://hooks.slack.com/services/T.../B.../...``);
         secret, never shown.
     :param mrkdwn: let Slack format the text; False posts it literally.
     """
 
+    channel = "slack"
     secret_fields = ("url",)
     idempotent = False
 

@@ -6,22 +6,12 @@ Install it and the ``teams`` provider type is registered through the
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_teams._card import CARD_VERSION, SIZE_LIMIT, card_message
 from broadcastio_teams._provider import TeamsProvider
 
 __all__ = ["CARD_VERSION", "SIZE_LIMIT", "TeamsProvider", "broadcastio_provider_types", "card_message"]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register the ``teams`` provider type."""
-    return [
-        ProviderType(
-            name="teams",
-            factory=TeamsProvider,
-            channel="teams",
-            description="Microsoft Teams Workflows / incoming webhook with an Adaptive Card",
-        )
-    ]
+broadcastio_provider_types = provider_types(TeamsProvider)
+"""Registers TeamsProvider: name, channel and description come from the class."""

@@ -15,7 +15,7 @@ import urllib.parse
 
 import httpx
 from broadcastio import ConfigurationError, DeliveryError, DeliveryResult, Message, ProviderHealth, RetryPolicy
-from broadcastio.http import HttpProvider, Response, parse_retry_after
+from broadcastio.http import HttpProvider, Response, json_object, parse_retry_after
 
 from broadcastio_teams._card import card_message
 from broadcastio_teams._errors import error_from_answer, relayed_status
@@ -41,7 +41,7 @@ def _split_url(name: str, url: object) -> tuple[str, str, tuple[str, ...]]:
 
 
 class TeamsProvider(HttpProvider):
-    """Posts an Adaptive Card to the channel or chat a Teams webhook belongs to.
+    """Posts an Adaptive Card through a Teams Workflows (or incoming) webhook to its channel or chat.
 
     The recipient's ``teams`` address is only a label (any non-empty string):
     the webhook fixes where the card goes.
@@ -50,6 +50,7 @@ class TeamsProvider(HttpProvider):
     :param full_width: stretch the card to the full message width (``msteams.width``).
     """
 
+    channel = "teams"
     secret_fields = ("url",)
     idempotent = False
 
@@ -113,12 +114,8 @@ class TeamsProvider(HttpProvider):
 
     def _error_body(self, response: Response, text: str) -> tuple[str | None, str]:
         """The Logic Apps ``error.code`` and message, or None and the plain text."""
-        try:
-            body = response.json()
-        except ValueError:
-            return None, text
-        error = body.get("error") if isinstance(body, dict) else None
-        if not isinstance(error, dict):
+        error = json_object(response, "error")
+        if not error:
             return None, text
         code = error.get("code")
         message = scrub(str(error.get("message") or "")[:_DETAIL_LIMIT], *self._secrets)

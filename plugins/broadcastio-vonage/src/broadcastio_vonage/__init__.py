@@ -6,21 +6,11 @@ Install it and the ``vonage`` provider type is registered through the
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_vonage._provider import DEFAULT_ACCOUNT_URL, DEFAULT_BASE_URL, VonageSmsProvider
 
 __all__ = ["DEFAULT_ACCOUNT_URL", "DEFAULT_BASE_URL", "VonageSmsProvider", "broadcastio_provider_types"]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register the ``vonage`` provider type."""
-    return [
-        ProviderType(
-            name="vonage",
-            factory=VonageSmsProvider,
-            channel="sms",
-            description="SMS through the Vonage Messages API",
-        )
-    ]
+broadcastio_provider_types = provider_types(VonageSmsProvider)
+"""Registers VonageSmsProvider: name, channel and description come from the class."""

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from broadcastio import ConfigurationError, DeliveryError
-from broadcastio.http import Response, error_from_status, parse_retry_after
+from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
 from broadcastio_vonage._phone import redact_phones
 
-__all__ = ["CONFIGURATION_CODES", "PERMANENT_CODES", "TRANSIENT_CODES", "error_from_response", "json_object"]
+__all__ = ["CONFIGURATION_CODES", "PERMANENT_CODES", "TRANSIENT_CODES", "error_from_response"]
 
 CONFIGURATION_CODES: dict[str, str] = {
     "unauthorized": "credentials refused",
@@ -49,15 +49,6 @@ PERMANENT_CODES: dict[str, str] = {
 """Codes about this message or recipient: no retry on Vonage helps, another provider or channel may."""
 
 _MAX_MESSAGE = 300
-
-
-def json_object(response: Response) -> dict[str, Any]:
-    """The JSON object in a response body, or an empty dict (an HTML page, an empty body)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def problem_code(body: dict[str, Any]) -> str | None:

@@ -24,10 +24,10 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.http import HttpProvider
+from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger
 
-from broadcastio_vonage._errors import error_from_response, json_object
+from broadcastio_vonage._errors import error_from_response
 from broadcastio_vonage._phone import is_alphanumeric_sender, mask_phone, to_vonage_number
 
 __all__ = ["DEFAULT_ACCOUNT_URL", "DEFAULT_BASE_URL", "VonageSmsProvider"]
@@ -53,6 +53,7 @@ class VonageSmsProvider(HttpProvider):
     :param account_url: Account API root, for the balance check in :meth:`health`.
     """
 
+    channel = "sms"
     secret_fields = ("api_secret",)
     idempotent = False
 

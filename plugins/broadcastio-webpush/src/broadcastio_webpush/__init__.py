@@ -6,22 +6,12 @@ Install it and the ``webpush`` provider type is registered through the
 
 from __future__ import annotations
 
-from broadcastio import ProviderType, hookimpl
+from broadcastio.plugins import provider_types
 
 from broadcastio_webpush._provider import PAYLOAD_LIMIT, WebPushProvider
 from broadcastio_webpush._subscription import Subscription, parse_subscription
 
 __all__ = ["PAYLOAD_LIMIT", "Subscription", "WebPushProvider", "broadcastio_provider_types", "parse_subscription"]
 
-
-@hookimpl
-def broadcastio_provider_types() -> list[ProviderType]:
-    """Register the ``webpush`` provider type."""
-    return [
-        ProviderType(
-            name="webpush",
-            factory=WebPushProvider,
-            channel="webpush",
-            description="Browser notifications through Web Push (VAPID, aes128gcm)",
-        )
-    ]
+broadcastio_provider_types = provider_types(WebPushProvider)
+"""Registers WebPushProvider: name, channel and description come from the class."""

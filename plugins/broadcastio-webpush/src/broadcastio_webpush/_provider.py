@@ -44,7 +44,7 @@ log = get_logger("broadcastio.webpush")
 
 
 class WebPushProvider(HttpProvider):
-    """Sends an encrypted JSON notification to one browser push subscription.
+    """Sends an encrypted notification (Web Push: VAPID, aes128gcm) to one browser push subscription.
 
     The address is the subscription's JSON (``PushSubscription.toJSON()``).
 
@@ -60,6 +60,7 @@ class WebPushProvider(HttpProvider):
         main push service); without it health() reports the configuration only.
     """
 
+    channel = "webpush"
     secret_fields = ("vapid_private_key",)
     idempotent = False
 
