@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+import threading
 import urllib.parse
 from collections.abc import Iterable
 
@@ -21,7 +23,18 @@ import msgspec
 
 from broadcastio._models import DeliveryError, DeliveryResult
 
-__all__ = ["MASK", "mask_address", "provider_secrets", "redact_key", "scrub", "scrub_error", "scrub_result"]
+__all__ = [
+    "MASK",
+    "mask_address",
+    "provider_secrets",
+    "redact",
+    "redact_key",
+    "redact_secret",
+    "redact_url_pattern",
+    "scrub",
+    "scrub_error",
+    "scrub_result",
+]
 
 MASK = "***"
 MIN_SECRET_LENGTH = 4
@@ -72,14 +85,100 @@ def mask_address(address: str) -> str:
 
 
 def _variants(secret: str) -> set[str]:
-    """A secret as it may appear in text: raw, URL-encoded, form-encoded."""
-    return {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
+    """A secret as it may appear in text: raw, URL-encoded (as a segment or a path), form-encoded."""
+    return {
+        secret,
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote(secret, safe="/"),
+        urllib.parse.quote_plus(secret),
+    }
+
+
+MIN_REGISTERED_SECRET = 16
+"""Secrets registered process-wide must be at least this long: a shorter one
+could mask unrelated text in other libraries' log lines."""
+
+HTTPX_LOGGER = "httpx"
+"""httpx logs every request URL at INFO here; secrets in URLs must not reach a handler."""
+
+_lock = threading.Lock()
+_registered_secrets: tuple[str, ...] = ()  # longest first: a prefix must not leave a tail
+_url_patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered URL shape rewritten and every registered secret masked."""
+    for pattern, replacement in _url_patterns:
+        text = pattern.sub(replacement, text)
+    for secret in _registered_secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites a record whose text holds a registered secret or URL shape, before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is logging's problem, not ours
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg = redacted
+            record.args = ()
+        return True
+
+
+_FILTER = _RedactingFilter(name="")
+
+
+def _install_filter() -> None:
+    logger = logging.getLogger(HTTPX_LOGGER)
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+
+
+def redact_secret(secret: str) -> None:
+    """Mask ``secret`` (plain or percent-encoded) in the ``httpx`` log and in :func:`scrub`, from now on.
+
+    For credentials a provider puts in a URL (a webhook path, a bot token).
+    Secrets shorter than :data:`MIN_REGISTERED_SECRET` are ignored here (pass
+    them to :func:`scrub` directly). Registering twice is harmless.
+    """
+    global _registered_secrets
+    if not isinstance(secret, str) or len(secret) < MIN_REGISTERED_SECRET:
+        return
+    with _lock:
+        forms = set(_registered_secrets) | _variants(secret)
+        _registered_secrets = tuple(sorted(forms, key=len, reverse=True))
+        _install_filter()
+
+
+def redact_url_pattern(pattern: str | re.Pattern[str], replacement: str) -> None:
+    """Rewrite every match of ``pattern`` as ``replacement`` (``re.sub`` syntax) in the ``httpx`` log and in :func:`scrub`.
+
+    For the documented shape of a secret URL part, so that even a URL of a
+    provider this process never built is masked, e.g.
+    ``redact_url_pattern(r"/services/[^\\s?#]+", "/services/***")``.
+    Keep the pattern's quantifiers bounded or simple: it runs on every log line
+    httpx writes. Registering the same rule twice is harmless.
+    """
+    global _url_patterns
+    compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+    with _lock:
+        rule = (compiled, replacement)
+        if rule not in _url_patterns:
+            _url_patterns = (*_url_patterns, rule)
+        _install_filter()
 
 
 def scrub(text: str, known_secrets: Iterable[str] = ()) -> str:
     """``text`` with credentials, the given ``known_secrets``, email addresses and
     phone numbers redacted.
 
+    The given secrets (plain or percent-encoded), then everything registered
+    with :func:`redact_secret` and :func:`redact_url_pattern`, then
     Authorization values, ``Basic``/``Bearer`` credentials, ``token=``-style
     values and URL passwords become ``***``; addresses are masked like
     :func:`mask_address` so an operator still sees which kind of address it was.
@@ -91,6 +190,7 @@ def scrub(text: str, known_secrets: Iterable[str] = ()) -> str:
     known = {variant for secret in known_secrets if len(secret) >= MIN_SECRET_LENGTH for variant in _variants(secret)}
     for secret in sorted(known, key=len, reverse=True):
         text = text.replace(secret, MASK)
+    text = redact(text)
     text = _AUTH_HEADER.sub(lambda match: match.group("label") + MASK, text)
     text = _AUTH_SCHEME.sub(lambda match: f"{match.group('scheme')} {MASK}", text)
     text = _NAMED_SECRET.sub(lambda match: match.group("label") + MASK, text)

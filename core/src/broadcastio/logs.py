@@ -17,6 +17,12 @@ Phone numbers and email addresses are masked (``+4*********67``,
 ``a***@example.com``) unless ``reveal_addresses=True``; idempotency keys are
 logged as a keyed hash (``h:3f9c...``, see :func:`redact_key`) unless
 ``reveal_keys=True``; message text and secrets are never logged. Plugins log through :func:`get_logger`.
+
+Helpers for plugin authors: :func:`scrub` cleans a provider's error text
+(the given secrets, credentials, addresses); :func:`redact_secret` and
+:func:`redact_url_pattern` register, once per process, a credential or a
+secret URL shape that one filter on the ``httpx`` logger (which logs every
+request URL) and :func:`scrub` then mask.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import structlog
 
 from broadcastio._log import ROOT_LOGGER, get_logger
 from broadcastio._models import Message
-from broadcastio._scrub import mask_address, redact_key, scrub
+from broadcastio._scrub import MASK, mask_address, redact, redact_key, redact_secret, redact_url_pattern, scrub
 from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
@@ -41,7 +47,19 @@ from broadcastio.events import (
 )
 from broadcastio.hookspecs import hookimpl
 
-__all__ = ["LoggingHooks", "configure", "configure_logging", "get_logger", "mask_address", "redact_key"]
+__all__ = [
+    "MASK",
+    "LoggingHooks",
+    "configure",
+    "configure_logging",
+    "get_logger",
+    "mask_address",
+    "redact",
+    "redact_key",
+    "redact_secret",
+    "redact_url_pattern",
+    "scrub",
+]
 
 LOGGER_NAME = ROOT_LOGGER
 _reveal_default = False

@@ -27,9 +27,9 @@ from broadcastio import (
     RetryPolicy,
 )
 from broadcastio.http import HttpProvider, Response, json_object
+from broadcastio.logs import MASK, redact_secret, redact_url_pattern, scrub
 
 from broadcastio_discord._errors import error_from_answer
-from broadcastio_discord._redact import install_httpx_log_filter, register_secret, scrub
 
 __all__ = ["CONTENT_LIMIT", "MAX_FILES", "DiscordProvider"]
 
@@ -37,6 +37,9 @@ CONTENT_LIMIT = 2000
 """Characters a webhook message's ``content`` may have."""
 MAX_FILES = 10
 """Files one message may carry."""
+
+# The webhook URL carries its token; httpx logs every request URL at INFO.
+redact_url_pattern(r"(/webhooks/\d+/)[A-Za-z0-9_.-]+", r"\1" + MASK)
 
 _PATH = re.compile(r"^/api(/v\d+)?/webhooks/(\d{1,25})/([A-Za-z0-9_-]{10,200})/?$")
 _HEALTH_TIMEOUT = 5.0
@@ -113,8 +116,7 @@ class DiscordProvider(HttpProvider):
         self._token = token
         query = {"wait": "true", **({"thread_id": thread_id} if thread_id else {})}
         self._send_target = f"{path}?{urllib.parse.urlencode(query)}"
-        register_secret(token)
-        install_httpx_log_filter()
+        redact_secret(token)
 
     # --- sending -------------------------------------------------------------
 
@@ -173,13 +175,13 @@ class DiscordProvider(HttpProvider):
         try:
             error = error_from_answer(response.status_code, json_object(response), response.headers, provider=self.name)
         except ConfigurationError as exc:
-            raise ConfigurationError(scrub(str(exc), self._token)) from None
+            raise ConfigurationError(scrub(str(exc), (self._token,))) from None
         return self._clean(error)
 
     def _clean(self, error: DeliveryError) -> DeliveryError:
         return DeliveryError(
             code=error.code,
-            message=scrub(error.message, self._token),
+            message=scrub(error.message, (self._token,)),
             error_class=error.error_class,
             retry_after=error.retry_after,
         )

@@ -16,15 +16,18 @@ from typing import Any
 import httpx
 from broadcastio import ConfigurationError, DeliveryError, DeliveryResult, Message, ProviderHealth, RetryPolicy
 from broadcastio.http import HttpProvider, parse_retry_after
+from broadcastio.logs import MASK, redact_secret, redact_url_pattern, scrub
 
 from broadcastio_slack._errors import error_from_slack
-from broadcastio_slack._redact import install_httpx_log_filter, register_secret, scrub
 from broadcastio_slack._text import slack_text
 
 __all__ = ["SlackWebhookProvider"]
 
 _HEALTH_TIMEOUT = 5.0
 _ERROR_SNIPPET = 100
+
+# The webhook URL is its own credential; httpx logs every request URL at INFO.
+redact_url_pattern(r"/services/[^\s\"'?#]+", "/services/" + MASK)
 
 
 def split_url(name: str, url: object) -> tuple[str, str]:
@@ -79,8 +82,7 @@ class SlackWebhookProvider(HttpProvider):
         self.url = url
         self.mrkdwn = bool(mrkdwn)
         self._path = path
-        register_secret(path)
-        install_httpx_log_filter()
+        redact_secret(path)
 
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """One POST; Slack answers 200 ``ok`` or a status with the error string as the body."""
@@ -102,13 +104,13 @@ class SlackWebhookProvider(HttpProvider):
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         except ConfigurationError as exc:
-            raise ConfigurationError(scrub(str(exc), self._path)) from None
+            raise ConfigurationError(scrub(str(exc), (self._path,))) from None
         return DeliveryResult.failure(classified)
 
     def _clean(self, error: DeliveryError) -> DeliveryError:
         return DeliveryError(
             code=error.code,
-            message=scrub(error.message, self._path),
+            message=scrub(error.message, (self._path,)),
             error_class=error.error_class,
             retry_after=error.retry_after,
         )

@@ -16,16 +16,21 @@ import urllib.parse
 import httpx
 from broadcastio import ConfigurationError, DeliveryError, DeliveryResult, Message, ProviderHealth, RetryPolicy
 from broadcastio.http import HttpProvider, Response, json_object, parse_retry_after
+from broadcastio.logs import MASK, redact_secret, redact_url_pattern, scrub
 
 from broadcastio_teams._card import card_message
 from broadcastio_teams._errors import error_from_answer, relayed_status
-from broadcastio_teams._redact import install_httpx_log_filter, register_secret, scrub
 
 __all__ = ["TeamsProvider"]
 
 _HEALTH_TIMEOUT = 5.0
 _DETAIL_LIMIT = 160
 _USER_AGENT = f"broadcastio-teams/{importlib.metadata.version('broadcastio-teams')}"
+
+# A webhook URL is its own credential (a Workflows URL is signed by ``sig``); httpx logs every URL at INFO.
+redact_url_pattern(r"([?&]sig=)[^&\s\"'#]+", r"\1" + MASK)
+redact_url_pattern(r"(/IncomingWebhook/)[^\s\"'?#]+", r"\1" + MASK)
+redact_url_pattern(r"(/webhookb2/)[^\s\"'?#/]+", r"\1" + MASK)
 
 
 def _split_url(name: str, url: object) -> tuple[str, str, tuple[str, ...]]:
@@ -83,8 +88,7 @@ class TeamsProvider(HttpProvider):
         self._hook_url = target
         self._secrets = secrets
         for secret in secrets:
-            register_secret(secret)
-        install_httpx_log_filter()
+            redact_secret(secret)
 
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """One POST: 202 (Workflows) or 200 ``1`` (incoming webhook) is delivered."""
@@ -98,7 +102,7 @@ class TeamsProvider(HttpProvider):
         if isinstance(response, DeliveryError):
             return DeliveryResult.failure(self._clean(response))
         status = response.status_code
-        text = scrub(response.content[:_DETAIL_LIMIT].decode("utf-8", "replace").strip(), *self._secrets)
+        text = scrub(response.content[:_DETAIL_LIMIT].decode("utf-8", "replace").strip(), self._secrets)
         if 200 <= status < 300:
             relayed = relayed_status(text) if status == 200 else None
             if relayed is None:
@@ -109,7 +113,7 @@ class TeamsProvider(HttpProvider):
         try:
             error = error_from_answer(status, error_code, detail, provider=self.name, retry_after=retry_after)
         except ConfigurationError as exc:
-            raise ConfigurationError(scrub(str(exc), *self._secrets)) from None
+            raise ConfigurationError(scrub(str(exc), self._secrets)) from None
         return DeliveryResult.failure(self._clean(error))
 
     def _error_body(self, response: Response, text: str) -> tuple[str | None, str]:
@@ -118,13 +122,13 @@ class TeamsProvider(HttpProvider):
         if not error:
             return None, text
         code = error.get("code")
-        message = scrub(str(error.get("message") or "")[:_DETAIL_LIMIT], *self._secrets)
+        message = scrub(str(error.get("message") or "")[:_DETAIL_LIMIT], self._secrets)
         return (code if isinstance(code, str) else None), message
 
     def _clean(self, error: DeliveryError) -> DeliveryError:
         return DeliveryError(
             code=error.code,
-            message=scrub(error.message, *self._secrets),
+            message=scrub(error.message, self._secrets),
             error_class=error.error_class,
             retry_after=error.retry_after,
         )

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from broadcastio.plugins import provider_types
 
-from broadcastio_telegram._provider import CAPTION_LIMIT, DEFAULT_BASE_URL, TEXT_LIMIT, TelegramProvider
-from broadcastio_telegram._token import redact_tokens
+from broadcastio_telegram._provider import CAPTION_LIMIT, DEFAULT_BASE_URL, TEXT_LIMIT, TelegramProvider, redact_tokens
 
 __all__ = [
     "CAPTION_LIMIT",

@@ -26,12 +26,24 @@ from broadcastio import (
     error_from_exception,
 )
 from broadcastio.http import HttpProvider, json_object, parse_retry_after
-from broadcastio.logs import get_logger
+from broadcastio.logs import MASK, get_logger, redact_url_pattern, scrub
 
 from broadcastio_telegram._errors import error_from_answer
-from broadcastio_telegram._token import TOKEN_PATTERN, install_httpx_log_filter, scrub
 
-__all__ = ["CAPTION_LIMIT", "DEFAULT_BASE_URL", "TEXT_LIMIT", "TelegramProvider"]
+__all__ = ["CAPTION_LIMIT", "DEFAULT_BASE_URL", "TEXT_LIMIT", "TOKEN_PATTERN", "TelegramProvider", "redact_tokens"]
+
+TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,100}$")
+"""What a Bot API token looks like: the bot id, a colon, a URL-safe secret."""
+
+# The Bot API puts the token in the URL path (``/bot<token>/sendMessage``) and httpx logs every
+# request URL at INFO: core's filter on that logger, and ``scrub``, mask anything token-shaped.
+_ANY_TOKEN = re.compile(r"\d{1,20}(?::|%3[Aa])[A-Za-z0-9_-]{20,100}")
+redact_url_pattern(_ANY_TOKEN, MASK)
+
+
+def redact_tokens(text: str) -> str:
+    """``text`` with anything shaped like a bot token replaced by ``***``."""
+    return _ANY_TOKEN.sub(MASK, text)
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 TEXT_LIMIT = 4096
@@ -98,7 +110,6 @@ class TelegramProvider(HttpProvider):
         )
         self.token = token
         self.parse_mode = _PARSE_MODES[parse_mode.lower()] if parse_mode else None
-        install_httpx_log_filter()
 
     # --- sending -------------------------------------------------------------
 
@@ -187,7 +198,7 @@ class TelegramProvider(HttpProvider):
         if isinstance(response, DeliveryError):
             return DeliveryError(
                 code=response.code,
-                message=scrub(response.message, self.token),
+                message=scrub(response.message, (self.token,)),
                 error_class=response.error_class,
                 retry_after=response.retry_after,
             )
@@ -198,10 +209,10 @@ class TelegramProvider(HttpProvider):
         try:
             error = error_from_answer(response.status_code, answer, provider=self.name, retry_after=retry_after)
         except ConfigurationError as exc:
-            raise ConfigurationError(scrub(str(exc), self.token)) from None
+            raise ConfigurationError(scrub(str(exc), (self.token,))) from None
         return DeliveryError(
             code=error.code,
-            message=scrub(error.message, self.token),
+            message=scrub(error.message, (self.token,)),
             error_class=error.error_class,
             retry_after=error.retry_after,
         )
