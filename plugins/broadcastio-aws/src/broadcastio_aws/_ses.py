@@ -29,7 +29,7 @@ from broadcastio import (
 from broadcastio.http import json_object
 from broadcastio.logs import get_logger, mask_address
 
-from broadcastio_aws._addresses import is_email, parse_sender
+from broadcastio.addresses import is_email, parse_sender
 from broadcastio_aws._base import AwsProvider
 from broadcastio_aws._errors import ses_error
 
@@ -96,7 +96,7 @@ class SesProvider(AwsProvider):
             retry_policy=retry_policy,
         )
         self.from_address = from_address
-        self.reply_to = None if reply_to is None else parse_sender(name, reply_to)[1]
+        self.reply_to = None if reply_to is None else parse_sender(name, reply_to, setting="reply_to")[1]
         self.configuration_set = configuration_set
         self.default_subject = default_subject
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
 from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
-from broadcastio_mailgun._addresses import redact_emails
+from broadcastio.addresses import redact_emails
 
 __all__ = ["error_from_response"]
 

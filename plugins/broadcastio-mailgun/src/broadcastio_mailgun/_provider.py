@@ -27,7 +27,7 @@ from broadcastio import (
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
 
-from broadcastio_mailgun._addresses import is_email, parse_sender
+from broadcastio.addresses import is_email, parse_sender
 from broadcastio_mailgun._errors import error_from_response
 
 __all__ = ["IDEMPOTENCY_VARIABLE", "REGIONS", "MailgunProvider"]
@@ -107,7 +107,7 @@ class MailgunProvider(HttpProvider):
         self.region = region
         parse_sender(name, from_address)  # validates
         self.from_address = from_address
-        self.reply_to = None if reply_to is None else parse_sender(name, reply_to)[1]
+        self.reply_to = None if reply_to is None else parse_sender(name, reply_to, setting="reply_to")[1]
         self.tags = tuple(tags)
         self._messages_path = f"/v3/{domain}/messages"
         self._domain_path = f"/v3/domains/{domain}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
 from broadcastio.http import Response, error_from_status, integer_code, json_object, parse_retry_after
 
-from broadcastio_postmark._addresses import redact_emails
+from broadcastio.addresses import redact_emails
 
 __all__ = ["CONFIGURATION_CODES", "PERMANENT_CODES", "TRANSIENT_CODES", "error_from_response"]
 

@@ -26,7 +26,7 @@ from broadcastio import (
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
 
-from broadcastio_postmark._addresses import is_email, parse_sender
+from broadcastio.addresses import is_email, parse_sender
 from broadcastio_postmark._errors import error_from_response
 
 __all__ = ["DEFAULT_BASE_URL", "PostmarkProvider"]
@@ -95,7 +95,7 @@ class PostmarkProvider(HttpProvider):
         self.server_token = server_token
         self.from_address = from_address
         parse_sender(name, from_address)  # validates
-        self.reply_to = None if reply_to is None else parse_sender(name, reply_to)[1]
+        self.reply_to = None if reply_to is None else parse_sender(name, reply_to, setting="reply_to")[1]
         self.message_stream = message_stream
         self.tag = tag
         self._health_timeout = min(timeout, _HEALTH_TIMEOUT)

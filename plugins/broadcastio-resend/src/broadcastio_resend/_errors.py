@@ -13,7 +13,7 @@ from __future__ import annotations
 from broadcastio import ConfigurationError, DeliveryError
 from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
-from broadcastio_resend._addresses import redact_emails
+from broadcastio.addresses import redact_emails
 
 __all__ = ["CONFIGURATION_NAMES", "PERMANENT_NAMES", "TRANSIENT_NAMES", "error_from_response"]
 

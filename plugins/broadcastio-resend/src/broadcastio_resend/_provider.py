@@ -27,7 +27,7 @@ from broadcastio import (
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
 
-from broadcastio_resend._addresses import is_email, parse_sender
+from broadcastio.addresses import is_email, parse_sender
 from broadcastio_resend._errors import error_from_response
 
 __all__ = ["DEFAULT_BASE_URL", "IDEMPOTENCY_HEADER", "ResendProvider"]
@@ -89,7 +89,7 @@ class ResendProvider(HttpProvider):
         self.api_key = api_key
         parse_sender(name, from_address)  # validates
         self.from_address = from_address
-        self.reply_to = None if reply_to is None else parse_sender(name, reply_to)[1]
+        self.reply_to = None if reply_to is None else parse_sender(name, reply_to, setting="reply_to")[1]
         self.default_subject = default_subject
         self._health_timeout = min(timeout, _HEALTH_TIMEOUT)
 

@@ -16,7 +16,7 @@ from typing import Any
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
 from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
-from broadcastio_sendgrid._addresses import redact_emails
+from broadcastio.addresses import redact_emails
 
 __all__ = ["error_from_response", "rate_limit_wait"]
 

@@ -27,7 +27,7 @@ from broadcastio import (
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
 
-from broadcastio_sendgrid._addresses import is_email, parse_sender
+from broadcastio.addresses import is_email, parse_sender
 from broadcastio_sendgrid._errors import error_from_response
 
 __all__ = ["DEFAULT_BASE_URL", "SendGridProvider"]
@@ -91,7 +91,7 @@ class SendGridProvider(HttpProvider):
         )
         self.api_key = api_key
         self.sender_name, self.sender = parse_sender(name, from_address)
-        self.reply_to = None if reply_to is None else parse_sender(name, reply_to)[1]
+        self.reply_to = None if reply_to is None else parse_sender(name, reply_to, setting="reply_to")[1]
         self.default_subject = default_subject
         self._health_timeout = min(timeout, _HEALTH_TIMEOUT)
         self._now: Callable[[], float] = time.time  # tests pin the clock for X-RateLimit-Reset
