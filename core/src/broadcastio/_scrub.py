@@ -156,7 +156,7 @@ def redact_secret(secret: str) -> None:
 
 
 def redact_url_pattern(pattern: str | re.Pattern[str], replacement: str) -> None:
-    """Rewrite every match of ``pattern`` as ``replacement`` (``re.sub`` syntax) in the ``httpx`` log and in :func:`scrub`.
+    """Rewrite each match of ``pattern`` as ``replacement`` (``re.sub`` syntax) in the httpx log and :func:`scrub`.
 
     For the documented shape of a secret URL part, so that even a URL of a
     provider this process never built is masked, e.g.

@@ -14,9 +14,9 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
+from broadcastio.addresses import redact_emails
 from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
-from broadcastio.addresses import redact_emails
 from broadcastio_aws._phone import redact_phones
 
 __all__ = [

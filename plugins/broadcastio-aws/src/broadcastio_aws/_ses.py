@@ -26,10 +26,10 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
+from broadcastio.addresses import is_email, parse_sender
 from broadcastio.http import json_object
 from broadcastio.logs import get_logger, mask_address
 
-from broadcastio.addresses import is_email, parse_sender
 from broadcastio_aws._base import AwsProvider
 from broadcastio_aws._errors import ses_error
 

@@ -10,9 +10,8 @@ API key, 403 the account or domain may not do this, 404 unknown domain,
 from __future__ import annotations
 
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
-
 from broadcastio.addresses import redact_emails
+from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
 __all__ = ["error_from_response"]
 

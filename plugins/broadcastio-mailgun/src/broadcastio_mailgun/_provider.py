@@ -24,10 +24,10 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
+from broadcastio.addresses import is_email, parse_sender
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
 
-from broadcastio.addresses import is_email, parse_sender
 from broadcastio_mailgun._errors import error_from_response
 
 __all__ = ["IDEMPOTENCY_VARIABLE", "REGIONS", "MailgunProvider"]

@@ -9,9 +9,8 @@ A wrong server token is HTTP 401 (ErrorCode 10). 429 is its rate limit,
 from __future__ import annotations
 
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import Response, error_from_status, integer_code, json_object, parse_retry_after
-
 from broadcastio.addresses import redact_emails
+from broadcastio.http import Response, error_from_status, integer_code, json_object, parse_retry_after
 
 __all__ = ["CONFIGURATION_CODES", "PERMANENT_CODES", "TRANSIENT_CODES", "error_from_response"]
 

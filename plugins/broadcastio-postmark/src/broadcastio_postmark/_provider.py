@@ -23,10 +23,10 @@ from broadcastio import (
     ProviderHealth,
     RetryPolicy,
 )
+from broadcastio.addresses import is_email, parse_sender
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
 
-from broadcastio.addresses import is_email, parse_sender
 from broadcastio_postmark._errors import error_from_response
 
 __all__ = ["DEFAULT_BASE_URL", "PostmarkProvider"]

@@ -11,9 +11,8 @@ missing or invalid key (401/403) and an unverified sending domain (403
 from __future__ import annotations
 
 from broadcastio import ConfigurationError, DeliveryError
-from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
-
 from broadcastio.addresses import redact_emails
+from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
 __all__ = ["CONFIGURATION_NAMES", "PERMANENT_NAMES", "TRANSIENT_NAMES", "error_from_response"]
 

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from broadcastio import ConfigurationError, DeliveryError, ErrorCode
-from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
-
 from broadcastio.addresses import redact_emails
+from broadcastio.http import Response, error_from_status, json_object, parse_retry_after
 
 __all__ = ["error_from_response", "rate_limit_wait"]
 

@@ -45,6 +45,7 @@ def redact_tokens(text: str) -> str:
     """``text`` with anything shaped like a bot token replaced by ``***``."""
     return _ANY_TOKEN.sub(MASK, text)
 
+
 DEFAULT_BASE_URL = "https://api.telegram.org"
 TEXT_LIMIT = 4096
 """Characters ``sendMessage`` accepts (after entity parsing)."""
