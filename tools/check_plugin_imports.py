@@ -2,8 +2,8 @@
 
 Plugins may import ``broadcastio`` and its public submodules
 (``broadcastio.http``, ``broadcastio.plugins``, ``broadcastio.logs``,
-``broadcastio.events``, ``broadcastio.hookspecs``, ``broadcastio.testing``,
-``broadcastio.providers``), never ``broadcastio._anything`` nor another
+``broadcastio.addresses``, ``broadcastio.events``, ``broadcastio.hookspecs``,
+``broadcastio.testing``, ``broadcastio.providers``), never ``broadcastio._anything`` nor another
 ``broadcastio_<plugin>`` package. The template (``plugins/_template``) is
 checked too, since every new plugin starts as a copy of it.
 """
