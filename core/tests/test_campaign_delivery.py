@@ -147,6 +147,23 @@ class TestThrottling:
             assert result.error.code == ErrorCode.RATE_LIMITED
         assert orchestrator.breaker_state("api") == "closed"
 
+    async def test_a_providers_own_throttling_code_counts_too(self, make_orchestrator: Build) -> None:
+        """A code listed in the provider's throttling_codes pauses instead of tripping the breaker."""
+        provider = FakeProvider(
+            "api", "email", outcomes=tuple(DeliveryError.transient("acme.429", "slow down") for _ in range(6))
+        )
+        provider.throttling_codes = frozenset({"acme.429"})  # type: ignore[misc]
+        orchestrator = make_orchestrator([provider], breaker=BreakerPolicy(failure_threshold=2))
+        for _ in range(5):
+            await orchestrator.asend(Message(recipient=ALICE, text="hi"))
+        assert orchestrator.breaker_state("api") == "closed"
+
+    def test_bad_throttling_codes_are_refused(self, make_orchestrator: Build) -> None:
+        provider = FakeProvider("api", "email")
+        provider.throttling_codes = "acme.429"  # type: ignore[assignment,misc]
+        with pytest.raises(ConfigurationError, match="throttling_codes"):
+            make_orchestrator([provider])
+
     async def test_throttling_pauses_the_next_attempt_for_retry_after(
         self, make_orchestrator: Build, clock: FakeClock
     ) -> None:

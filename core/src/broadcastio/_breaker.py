@@ -16,7 +16,6 @@ from msgspec import Struct
 from broadcastio._checks import check_bool, check_int, check_number
 from broadcastio._errors import ConfigurationError, ErrorClass
 from broadcastio._models import DeliveryError
-from broadcastio._throttle import is_throttling
 
 __all__ = ["BreakerPolicy", "BreakerState", "CircuitBreaker"]
 
@@ -87,8 +86,11 @@ class CircuitBreaker:
         if self.state == "half_open" and self._in_flight_probes > 0:
             self._in_flight_probes -= 1
 
-    def record(self, error: DeliveryError | None, now: float) -> BreakerState | None:
-        """Feed one outcome in (None for success); returns the new state if it changed."""
+    def record(self, error: DeliveryError | None, now: float, *, throttled: bool = False) -> BreakerState | None:
+        """Feed one outcome in (None for success); returns the new state if it changed.
+
+        ``throttled`` marks a throttling answer, which never counts as a failure.
+        """
         if not self._policy.enabled:
             return None
         if error is None:
@@ -98,7 +100,7 @@ class CircuitBreaker:
                 self.state = "closed"
                 return "closed"
             return None
-        if error.error_class is ErrorClass.PERMANENT or is_throttling(error):
+        if error.error_class is ErrorClass.PERMANENT or throttled:
             self.release()
             return None
         self._failures += 1

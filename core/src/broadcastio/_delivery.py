@@ -275,8 +275,9 @@ class Deliverer:
             duration_ms = (clock.monotonic() - started) * 1000.0
 
             error = self._error_of(outcome, slot)
+            throttled = error is not None and is_throttling(error, slot.throttling_codes)
             previous_state = slot.breaker.state
-            change = slot.breaker.record(error, clock.monotonic())
+            change = slot.breaker.record(error, clock.monotonic(), throttled=throttled)
             if change is not None:
                 self._breaker_changed(slot, change, previous_state)
             if observe_attempts:
@@ -302,7 +303,7 @@ class Deliverer:
                 return outcome
 
             run.last_error, run.last_failed = error, slot.name
-            if is_throttling(error):
+            if throttled:
                 slot.throttled_until = max(slot.throttled_until, clock.monotonic() + pause_for(error))
             if error.error_class is ErrorClass.AMBIGUOUS:
                 run.possibly_delivered = True

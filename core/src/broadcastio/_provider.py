@@ -45,6 +45,9 @@ class Provider:
 
     :cvar idempotent: True when a repeated send with the same idempotency key
         cannot deliver twice; the orchestrator may then retry ambiguous failures.
+    :cvar throttling_codes: this provider's own error codes for "slow down"
+        answers (``twilio.20429``); like ``rate_limited`` they pause the
+        provider instead of counting towards its breaker.
     :cvar max_in_flight: the most attempts the orchestrator runs on this
         provider at once (None: no cap); ``Orchestrator(max_in_flight=...)``
         overrides it.
@@ -55,6 +58,7 @@ class Provider:
     idempotent: bool = False
     retry_policy: RetryPolicy | None = None
     max_in_flight: int | None = None
+    throttling_codes: ClassVar[frozenset[str]] = frozenset()
     secret_fields: ClassVar[tuple[str, ...]] = ()
 
     async def send(self, message: Message, address: str) -> DeliveryResult:

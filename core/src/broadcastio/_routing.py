@@ -45,6 +45,15 @@ def check_max_in_flight(name: str, value: object) -> int | None:
     return value
 
 
+def check_throttling_codes(name: str, value: object) -> frozenset[str]:
+    """A provider's own throttling codes, as a frozenset of strings."""
+    if isinstance(value, str) or not isinstance(value, (set, frozenset, tuple, list)):
+        raise ConfigurationError(f"provider {name!r}: throttling_codes must be a set of error codes, got {value!r}")
+    if not all(isinstance(code, str) and code for code in value):
+        raise ConfigurationError(f"provider {name!r}: throttling_codes must hold non-empty strings")
+    return frozenset(value)
+
+
 class ProviderSlot:
     """A provider plus its retry policy, breaker, health cache and rate limit."""
 
@@ -61,6 +70,7 @@ class ProviderSlot:
         "retry_policy",
         "send",
         "throttled_until",
+        "throttling_codes",
     )
 
     def __init__(
@@ -98,6 +108,7 @@ class ProviderSlot:
         self.in_flight = asyncio.Semaphore(limit) if limit is not None else None
         # Monotonic time before which a throttled provider gets no new attempt (429, SMTP 421/4.7.x).
         self.throttled_until = 0.0
+        self.throttling_codes = check_throttling_codes(self.name, getattr(provider, "throttling_codes", frozenset()))
 
     async def aclose(self) -> None:
         """Close the provider if it has anything to close."""

@@ -21,9 +21,15 @@ MAX_PAUSE = 300.0
 """Longest pause taken from a provider's hint; longer hints are capped."""
 
 
-def is_throttling(error: DeliveryError) -> bool:
-    """True for a transient ``rate_limited`` answer (providers map 429, SMTP 421/4.7.x to it)."""
-    return error.error_class is ErrorClass.TRANSIENT and error.code == ErrorCode.RATE_LIMITED
+def is_throttling(error: DeliveryError, provider_codes: frozenset[str] = frozenset()) -> bool:
+    """True for a transient ``rate_limited`` answer, or one of the provider's own throttling codes.
+
+    Providers that keep namespaced codes (``twilio.20429``, ``whatsapp-cloud.130429``) list them in
+    their ``throttling_codes``; the rest map HTTP 429 and SMTP 421/4.7.x to ``rate_limited``.
+    """
+    if error.error_class is not ErrorClass.TRANSIENT:
+        return False
+    return error.code == ErrorCode.RATE_LIMITED or error.code in provider_codes
 
 
 def pause_for(error: DeliveryError) -> float:

@@ -62,6 +62,7 @@ class TwilioSmsProvider(HttpProvider):
 
     channel = "sms"
     secret_fields = ("auth_token",)
+    throttling_codes = frozenset({"twilio.20429"})  # Twilio's "too many requests": pause, never trip the breaker
     idempotent = False
 
     def __init__(

@@ -22,7 +22,7 @@ from broadcastio import (
 )
 from broadcastio.http import HttpProvider, Response
 
-from broadcastio_whatsapp._cloud_errors import CODE_PREFIX, error_from_response
+from broadcastio_whatsapp._cloud_errors import CODE_PREFIX, THROTTLING_CODES, error_from_response
 from broadcastio_whatsapp._cloud_payload import (
     media_kind,
     media_link,
@@ -74,6 +74,7 @@ class WhatsAppCloudProvider(HttpProvider):
     channel = "whatsapp"
     idempotent = False
     secret_fields: ClassVar[tuple[str, ...]] = ("access_token", "app_secret", "webhook_verify_token")
+    throttling_codes: ClassVar[frozenset[str]] = THROTTLING_CODES
 
     def __init__(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from broadcastio import ConfigurationError, DeliveryError
 from broadcastio.http import Response, error_from_status, integer_code, json_object, parse_retry_after
 
-__all__ = ["CODE_PREFIX", "PERMANENT_CODES", "TRANSIENT_CODES", "error_from_response"]
+__all__ = ["CODE_PREFIX", "PERMANENT_CODES", "THROTTLING_CODES", "TRANSIENT_CODES", "error_from_response"]
 
 CODE_PREFIX = "whatsapp-cloud."
 
@@ -25,6 +25,8 @@ TRANSIENT_CODES = frozenset(
         131056,  # too many messages to the same recipient (pair rate limit)
     }
 )
+THROTTLING_CODES = frozenset(f"{CODE_PREFIX}{code}" for code in (4, 80007, 130429, 131048, 131056))
+"""Meta's rate limits: they pause the provider instead of counting towards its breaker."""
 PERMANENT_CODES = frozenset(
     {
         131008,  # required parameter missing

@@ -86,6 +86,7 @@ class WhatsAppProvider(HttpProvider):
     channel = "whatsapp"
     idempotent = True
     secret_fields: ClassVar[tuple[str, ...]] = ("token", "ack_secret")
+    throttling_codes: ClassVar[frozenset[str]] = frozenset({"whatsapp.RATE_LIMITED"})
 
     def __init__(
         self,
