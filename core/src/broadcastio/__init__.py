@@ -32,6 +32,7 @@ from broadcastio._errors import (
     PluginError,
     UsageError,
 )
+from broadcastio._escalation import Escalation
 from broadcastio._health import HealthPolicy
 from broadcastio._models import (
     DEFAULT_MAX_ATTACHMENT_BYTES,
@@ -80,6 +81,7 @@ __all__ = [
     "DeliveryStatus",
     "DeliveryTrace",
     "ErrorClass",
+    "Escalation",
     "ErrorCode",
     "FileProvider",
     "HealthPolicy",
