@@ -148,9 +148,7 @@ class TestMatching:
 
 
 class TestReceiptDrivenFallback:
-    async def test_failed_after_accept_goes_to_the_next_provider(
-        self, box: Outbox, make_orchestrator: Build
-    ) -> None:
+    async def test_failed_after_accept_goes_to_the_next_provider(self, box: Outbox, make_orchestrator: Build) -> None:
         orchestrator, wa, sms = await sent_through_wa(box, make_orchestrator)
         error = DeliveryError.permanent("whatsapp.131026", "message undeliverable")
         outcome = await box.record(receipt(1, ReceiptLevel.FAILED, message_id=message_id(box), error=error))
@@ -201,7 +199,9 @@ class TestEscalation:
 
     async def test_escalate_needs_an_outbox(self, make_orchestrator: Build) -> None:
         with pytest.raises(UsageError):
-            await collect(make_orchestrator([FakeProvider()]).abroadcast([message(0)], escalate=Escalation(after=TEN_MINUTES)))
+            await collect(
+                make_orchestrator([FakeProvider()]).abroadcast([message(0)], escalate=Escalation(after=TEN_MINUTES))
+            )
 
     async def test_silence_escalates_once_to_the_next_provider(
         self, box: Outbox, make_orchestrator: Build, clock: FakeClock

@@ -14,8 +14,8 @@ from broadcastio._broadcast import RunControl, stream_results
 from broadcastio._clock import Clock, SystemClock
 from broadcastio._delivery import Deliverer
 from broadcastio._dispatch import HookDispatcher
-from broadcastio._escalation import Escalation
 from broadcastio._errors import ConfigurationError, ErrorCode, InvalidMessageError, UsageError
+from broadcastio._escalation import Escalation
 from broadcastio._health import HealthPolicy
 from broadcastio._models import DeliveryError, DeliveryResult, Message, ProviderHealth
 from broadcastio._ratelimit import RateLimit, TokenBucket

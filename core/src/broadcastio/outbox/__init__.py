@@ -27,4 +27,13 @@ from broadcastio._broadcast import RunControl
 from broadcastio.outbox._box import CampaignStatus, HistoryEntry, Outbox, OutboxRow, OutboxState, OutboxStatus
 from broadcastio.outbox._runner import DEFAULT_DEADLINE
 
-__all__ = ["DEFAULT_DEADLINE", "CampaignStatus", "HistoryEntry", "Outbox", "OutboxRow", "OutboxState", "OutboxStatus", "RunControl"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "CampaignStatus",
+    "HistoryEntry",
+    "Outbox",
+    "OutboxRow",
+    "OutboxState",
+    "OutboxStatus",
+    "RunControl",
+]

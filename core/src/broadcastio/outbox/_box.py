@@ -432,7 +432,7 @@ class Outbox:
             row_number=number,  # type: ignore[arg-type]
             campaign=campaigns.get(campaign),
             message=message,
-            receipt_level=None if level is None else ReceiptLevel(level),  # type: ignore[call-overload]
+            receipt_level=None if level is None else ReceiptLevel(level),  # type: ignore[arg-type]
             receipt_status=receipt_status,  # type: ignore[arg-type]
             receipt_at=_when(receipt_at),  # type: ignore[arg-type]
             escalate_at=_when(escalate_at) if state == "sent" else None,  # type: ignore[arg-type]

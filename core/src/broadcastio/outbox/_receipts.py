@@ -32,9 +32,7 @@ from broadcastio.receipts._model import Receipt, ReceiptLevel, RecordOutcome
 __all__ = ["fire_escalations", "next_escalation", "record_receipt"]
 
 _FAILED = int(ReceiptLevel.FAILED)
-_ROW = (
-    "SELECT id, state, provider, route, skip, receipt_level, escalate_unless FROM outbox WHERE {} = ?"  # noqa: S608
-)
+_ROW = "SELECT id, state, provider, route, skip, receipt_level, escalate_unless FROM outbox WHERE {} = ?"
 
 
 def _find(conn: sqlite3.Connection, receipt: Receipt) -> tuple[Any, ...] | None:
@@ -88,11 +86,7 @@ def record_receipt(conn: sqlite3.Connection, receipt: Receipt, now: float) -> Re
     if seen is not None:
         return "duplicate"
     found = _find(conn, receipt)
-    outcome: RecordOutcome
-    if found is None:
-        outcome = "orphaned"
-    else:
-        outcome = _apply(conn, found, receipt, now)
+    outcome: RecordOutcome = "orphaned" if found is None else _apply(conn, found, receipt, now)
     error = receipt.error
     conn.execute(
         "INSERT INTO receipts (receipt_id, outbox_id, provider, provider_type, provider_message_id, "
@@ -222,7 +216,7 @@ def fire_escalations(conn: sqlite3.Connection, campaign: int | None, now: float,
     """
     scope, params = ("campaign = ? AND ", (campaign,)) if campaign is not None else ("", ())
     rows = conn.execute(
-        f"SELECT id, provider, route, skip FROM outbox WHERE {scope}state = 'sent' AND escalate_at IS NOT NULL "  # noqa: S608
+        f"SELECT id, provider, route, skip FROM outbox WHERE {scope}state = 'sent' AND escalate_at IS NOT NULL "
         "AND escalate_at <= ? AND (receipt_level IS NULL OR (receipt_level >= 0 AND receipt_level < escalate_unless)) "
         "ORDER BY escalate_at LIMIT ?",
         (*params, now, limit),
@@ -239,7 +233,7 @@ def next_escalation(conn: sqlite3.Connection, campaign: int | None) -> float | N
     """When the earliest armed escalation timer falls due, or None."""
     scope, params = ("campaign = ? AND ", (campaign,)) if campaign is not None else ("", ())
     row = conn.execute(
-        f"SELECT min(escalate_at) FROM outbox WHERE {scope}state = 'sent' AND escalate_at IS NOT NULL",  # noqa: S608
+        f"SELECT min(escalate_at) FROM outbox WHERE {scope}state = 'sent' AND escalate_at IS NOT NULL",
         params,
     ).fetchone()
     return None if row is None or row[0] is None else float(row[0])

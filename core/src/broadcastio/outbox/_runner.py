@@ -31,10 +31,10 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaita
 from typing import Any
 
 from broadcastio._broadcast import EMPTY, RunControl, check_concurrency, stream_results
-from broadcastio._errors import ErrorClass, ErrorCode, InvalidMessageError, UsageError
+from broadcastio._errors import ConfigurationError, ErrorClass, ErrorCode, InvalidMessageError, UsageError
+from broadcastio._escalation import Escalation
 from broadcastio._models import DeliveryResult, Message
 from broadcastio._routing import ProviderSlot
-from broadcastio._escalation import Escalation
 from broadcastio.outbox._box import Outbox
 from broadcastio.outbox._receipts import fire_escalations, next_escalation
 from broadcastio.outbox._store import (
@@ -81,8 +81,6 @@ def _check_deadline(deadline: float | None) -> float:
     if deadline is None:
         return DEFAULT_DEADLINE
     if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or deadline < 0:
-        from broadcastio._errors import ConfigurationError
-
         raise ConfigurationError(f"deadline= must be a number of seconds >= 0, got {deadline!r}")
     return float(deadline)
 
@@ -104,8 +102,6 @@ class JournalRun:
     ) -> None:
         check_concurrency(concurrency)
         if escalate is not None and not isinstance(escalate, Escalation):
-            from broadcastio._errors import ConfigurationError
-
             raise ConfigurationError(f"escalate= must be an Escalation, got {type(escalate).__name__}")
         self.escalate = None if escalate is None else (escalate.seconds, escalate.level)
         self.skips: dict[str, tuple[str, ...]] = {}  # idempotency key -> providers ruled out for its send
@@ -293,9 +289,7 @@ class JournalRun:
                             self.skips[decision.message.metadata.idempotency_key] = decision.skip
                         await self.work.put(decision)
                     elif (
-                        decision.kind == "done"
-                        and self.report_stored
-                        and (first or decision.result.status == "failed")  # type: ignore[union-attr]
+                        decision.kind == "done" and self.report_stored and (first or decision.result.status == "failed")  # type: ignore[union-attr]
                     ):
                         await self.work.put(decision.result)  # stored results are reported once per run
             first = False
