@@ -175,6 +175,14 @@ class TestReceiptDrivenFallback:
         )
         assert row(box).receipt_level is ReceiptLevel.DELIVERED
 
+    async def test_failed_after_delivered_changes_nothing(self, box: Outbox, make_orchestrator: Build) -> None:
+        orchestrator, _, sms = await sent_through_wa(box, make_orchestrator)
+        assert await box.record(receipt(1, ReceiptLevel.DELIVERED, message_id=message_id(box))) == "recorded"
+        assert await box.record(receipt(2, ReceiptLevel.FAILED, message_id=message_id(box))) == "stale"
+        assert row(box).state == "sent"
+        assert await collect(orchestrator.awatch(box, once=True)) == []
+        assert sms.call_log == []
+
     async def test_failed_on_the_last_provider_fails_the_row(self, box: Outbox, make_orchestrator: Build) -> None:
         orchestrator, _, sms = await sent_through_wa(box, make_orchestrator)
         await box.record(receipt(1, ReceiptLevel.FAILED, message_id=message_id(box)))

@@ -11,7 +11,7 @@ A receipt is matched to its row by the provider's message id (the
 ``accepts`` table remembers every acceptance, so a late receipt from an
 earlier provider still finds its row), else by the idempotency key. Per
 row, the level of its current provider only rises; ``FAILED`` is terminal
-for that provider:
+for that provider, and changes nothing once ``delivered`` was recorded:
 
 - ``sent`` row, FAILED: the channel has definitely not delivered it. The
   row goes back to ``pending`` at once with that provider in ``skip``
@@ -59,11 +59,15 @@ def _find(conn: sqlite3.Connection, receipt: Receipt) -> tuple[Any, ...] | None:
 
 
 def _not_higher(current: int | None, new: int) -> bool:
+    """Whether ``new`` changes nothing: levels only rise, FAILED is terminal, and a
+    FAILED after ``delivered`` changes nothing either (the message did arrive)."""
     if current is None:
         return False
     if current == _FAILED:
         return True
-    return new != _FAILED and current >= new
+    if new == _FAILED:
+        return current >= int(ReceiptLevel.DELIVERED)
+    return current >= new
 
 
 def remaining_route(route: str | None, provider: str | None, skip: str | None) -> list[str]:
