@@ -297,6 +297,10 @@ class TestReconciliation:
         results = await collect(orchestrator.aresume(box, deadline=0))
         assert [result.status for result in results] == ["delivered"]
         assert len(wa.call_log) == 2
+        # the resend's own receipts count again, though the same provider failed before
+        resent = receipt(2, ReceiptLevel.DELIVERED, message_id=message_id(box))
+        assert await box.record(resent) == "recorded"
+        assert row(box).receipt_level is ReceiptLevel.DELIVERED
 
 
 def test_a_version_2_outbox_is_upgraded(tmp_path: Path) -> None:

@@ -158,7 +158,8 @@ def _failed_after_accept(
     if state == "unknown":  # definitely not delivered: safe to send again, the same provider included
         conn.execute(
             "UPDATE outbox SET state = 'pending', owner = NULL, next_attempt_at = NULL, error_code = ?, "
-            "error_class = ?, error_message = ?, escalate_at = NULL WHERE id = ?",
+            "error_class = ?, error_message = ?, escalate_at = NULL, receipt_level = NULL, receipt_status = NULL, "
+            "receipt_at = NULL WHERE id = ?",  # the next send's receipts start afresh (this one stays in the history)
             (code, error_class, text, row_id),
         )
         return
