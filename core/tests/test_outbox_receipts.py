@@ -125,6 +125,23 @@ class TestMatching:
             conn.close()
         assert stored == [(None, "orphaned")]
 
+    async def test_an_orphan_is_adopted_when_its_acceptance_is_recorded(
+        self, box: Outbox, make_orchestrator: Build
+    ) -> None:
+        """A receipt faster than the commit of its send's outcome (no key echoed) is applied then."""
+        error = DeliveryError.permanent("whatsapp.131026", "message undeliverable")
+        early = receipt(1, ReceiptLevel.FAILED, message_id="wa-1", error=error)  # the id wa will return
+        assert await box.record(early) == "orphaned"
+        orchestrator, _, sms = await sent_through_wa(box, make_orchestrator)
+        found = row(box)
+        assert (found.state, found.skip, found.last_error_code) == ("pending", ("wa",), "whatsapp.131026")
+        assert [(e.kind, e.detail) for e in box.history("key-0")] == [
+            ("receipt", "failed (recorded)"),
+            ("escalation", "failed"),
+        ]
+        await collect(orchestrator.awatch(box, once=True))
+        assert len(sms.call_log) == 1
+
     async def test_a_replay_is_a_duplicate_and_changes_nothing(self, box: Outbox, make_orchestrator: Build) -> None:
         await sent_through_wa(box, make_orchestrator)
         first = receipt(1, ReceiptLevel.DELIVERED, message_id=message_id(box))

@@ -20,16 +20,24 @@ for that provider, and changes nothing once ``delivered`` was recorded:
 - ``unknown`` row: delivered/read settles it as ``sent`` (never resent);
   FAILED makes it ``pending`` again (safe to resend, same provider allowed).
 - a receipt of the escalation's level cancels its timer.
+
+A receipt that arrives before its send's outcome is committed (a fast
+carrier, a provider that echoes no key) is stored as orphaned, and applied
+to the row when the acceptance it is about is recorded.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
+from broadcastio._errors import ErrorClass
+from broadcastio._models import DeliveryError
 from broadcastio.receipts._model import Receipt, ReceiptLevel, RecordOutcome
 
-__all__ = ["fire_escalations", "next_escalation", "record_receipt"]
+__all__ = ["adopt_orphans", "fire_escalations", "next_escalation", "record_receipt"]
 
 _FAILED = int(ReceiptLevel.FAILED)
 _ROW = "SELECT id, state, provider, route, skip, receipt_level, escalate_unless FROM outbox WHERE {} = ?"
@@ -242,3 +250,46 @@ def next_escalation(conn: sqlite3.Connection, campaign: int | None) -> float | N
         params,
     ).fetchone()
     return None if row is None or row[0] is None else float(row[0])
+
+
+_ORPHANS = (
+    "SELECT receipt_id, provider_type, idempotency_key, level, status, error_code, error_class, error_message, "
+    "occurred_at FROM receipts WHERE outbox_id IS NULL AND provider_message_id = ? AND (provider IS NULL OR "
+    "provider = ?) ORDER BY occurred_at, rowid"
+)
+
+
+def adopt_orphans(conn: sqlite3.Connection, accepted: Sequence[tuple[Any, ...]]) -> None:
+    """Apply the orphaned receipts of acceptances just recorded (``(message id, provider, row, time)``).
+
+    One indexed look-up per batch when there are no orphans, which is the usual case.
+    """
+    if not accepted or conn.execute("SELECT 1 FROM receipts WHERE outbox_id IS NULL LIMIT 1").fetchone() is None:
+        return
+    for message_id, provider, row_id, now in accepted:
+        for found in conn.execute(_ORPHANS, (message_id, provider)).fetchall():
+            receipt_id, provider_type, key, level, status, code, error_class, text, occurred = found
+            error = None
+            if code is not None:
+                error = DeliveryError(
+                    code=code, message=text or "", error_class=ErrorClass(error_class or "permanent"), provider=provider
+                )
+            receipt = Receipt(
+                provider_type=provider_type,
+                receipt_id=receipt_id,
+                provider_message_id=message_id,
+                idempotency_key=key,
+                level=ReceiptLevel(level),
+                status=status,
+                error=error,
+                occurred_at=dt.datetime.fromtimestamp(occurred, dt.UTC),
+                provider=provider,
+            )
+            row = conn.execute(_ROW.format("id"), (row_id,)).fetchone()
+            if row is None:
+                continue
+            outcome = _apply(conn, (*row, provider), receipt, now)
+            conn.execute(
+                "UPDATE receipts SET outbox_id = ?, provider = ?, outcome = ? WHERE receipt_id = ?",
+                (row_id, provider, outcome, receipt_id),
+            )

@@ -24,6 +24,7 @@ import msgspec
 
 from broadcastio._errors import ConfigurationError, ErrorClass
 from broadcastio._models import DeliveryError, DeliveryResult, DeliveryStatus, Message
+from broadcastio.outbox._receipts import adopt_orphans
 
 __all__ = [
     "BUSY_CODE",
@@ -119,6 +120,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     outcome TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS receipts_by_row ON receipts (outbox_id);
+CREATE INDEX IF NOT EXISTS receipts_orphaned ON receipts (provider_message_id) WHERE outbox_id IS NULL;
 CREATE TABLE IF NOT EXISTS accepts (
     provider_message_id TEXT NOT NULL,
     provider TEXT NOT NULL,
@@ -496,6 +498,12 @@ def _accepts(calls: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     ]
 
 
+def _record_accepts(conn: sqlite3.Connection, accepted: list[tuple[Any, ...]]) -> None:
+    if accepted:
+        conn.executemany(_ACCEPT_SQL, accepted)
+        adopt_orphans(conn, accepted)
+
+
 def mark_sending(conn: sqlite3.Connection, row_id: int, owner: str, now: float, lease_until: float, route: str) -> bool:
     """Mark a claimed row ``sending`` before its provider is called; False if the lease was lost."""
     return conn.execute(_SENDING_SQL, (lease_until, route, now, row_id, owner)).rowcount == 1
@@ -515,12 +523,12 @@ def mark_final(
 ) -> None:
     """Record a delivery's outcome (or its deferral); a row already ``sent`` is never downgraded."""
     conn.execute(_FINAL_SQL, _final_params(row_id, result, now, defer_until))
-    conn.executemany(_ACCEPT_SQL, _accepts([(row_id, result, now, defer_until)]))
+    _record_accepts(conn, _accepts([(row_id, result, now, defer_until)]))
 
 
 def _mark_final_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[None]:
     conn.executemany(_FINAL_SQL, [_final_params(*call) for call in calls])
-    conn.executemany(_ACCEPT_SQL, _accepts(calls))
+    _record_accepts(conn, _accepts(calls))
     return [None] * len(calls)
 
 
@@ -542,7 +550,7 @@ def finish_and_start(
 
 def _finish_and_start_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
     conn.executemany(_FINAL_SQL, [_final_params(*call[:4]) for call in calls])
-    conn.executemany(_ACCEPT_SQL, _accepts([call[:4] for call in calls]))
+    _record_accepts(conn, _accepts([call[:4] for call in calls]))
     return _mark_sending_many(conn, [(call[4], call[5], call[2], call[6], call[7]) for call in calls])
 
 
