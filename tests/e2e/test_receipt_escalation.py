@@ -246,7 +246,7 @@ def journal(world: World, after: float | None = None) -> None:
 def test_an_undelivered_sms_goes_to_the_next_provider(world: World) -> None:
     """Twilio accepts, then reports ``undelivered`` (30003): the watcher sends it through ``backup``."""
     world.twilio.statuses = [("sent", None), ("undelivered", "30003")]
-    world.serve_receipts()
+    server = world.serve_receipts()
     journal(world)
     watcher = world.watcher("--via", "texts,backup")
     wait_for(lambda: world.row()["provider"] == "backup" and world.row()["state"] == "sent", 30, "the fallback")
@@ -267,6 +267,17 @@ def test_an_undelivered_sms_goes_to_the_next_provider(world: World) -> None:
         ("receipt", "texts", "undelivered (recorded)"),
         ("escalation", "texts", "failed"),
     ]
+    server.send_signal(signal.SIGTERM)
+    out, err = server.communicate(timeout=20)
+    assert server.returncode == 0, err
+    lines = [line.split(" ") for line in out.splitlines() if line.startswith("receipt ")]
+    assert [(provider, status, outcome) for _, provider, _, status, outcome in lines] == [
+        ("texts", "sent", "recorded"),
+        ("texts", "undelivered", "recorded"),
+    ]
+    assert all(message_id.startswith("SM") for _, _, message_id, _, _ in lines)
+    assert f"recording in {world.outbox_path}" in err
+    assert AUTH_TOKEN not in out + err and PHONE not in out + err
 
 
 def test_silence_escalates_once_across_a_killed_watcher(world: World) -> None:
