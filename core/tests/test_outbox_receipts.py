@@ -200,6 +200,19 @@ class TestReceiptDrivenFallback:
         assert await collect(orchestrator.awatch(box, once=True)) == []
         assert sms.call_log == []
 
+    async def test_no_address_for_the_rest_of_the_route_fails_the_row(
+        self, box: Outbox, make_orchestrator: Build
+    ) -> None:
+        """The next provider's channel has no address for the recipient: failed, not deferred forever."""
+        wa, mail = FakeProvider("wa", "whatsapp"), FakeProvider("mail", "email")
+        orchestrator = make_orchestrator([wa, mail])
+        await collect(orchestrator.abroadcast([message(0)], outbox=box, deadline=0))
+        await box.record(receipt(1, ReceiptLevel.FAILED, message_id=message_id(box)))
+        results = await collect(orchestrator.awatch(box, once=True))
+        assert [result.status for result in results] == ["failed"]
+        assert row(box).state == "failed"
+        assert (len(wa.call_log), len(mail.call_log)) == (1, 0)
+
     async def test_failed_on_the_last_provider_fails_the_row(self, box: Outbox, make_orchestrator: Build) -> None:
         orchestrator, _, sms = await sent_through_wa(box, make_orchestrator)
         await box.record(receipt(1, ReceiptLevel.FAILED, message_id=message_id(box)))

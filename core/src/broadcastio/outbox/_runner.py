@@ -184,7 +184,8 @@ class JournalRun:
             if error.code != ErrorCode.NO_PROVIDER_AVAILABLE or decision.message is None:
                 return None
             message = decision.message
-            if not any(message.address_for(slot.channel) is not None for slot in self.slots):
+            usable = [slot for slot in self.slots if slot.name not in decision.skip]
+            if not any(message.address_for(slot.channel) is not None for slot in usable):
                 return None
         if error.retry_after is not None:
             return now + error.retry_after
