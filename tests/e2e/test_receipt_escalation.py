@@ -6,8 +6,10 @@ signs them (HMAC-SHA1 over the full URL and the sorted POST parameters), to
 a running ``broadcastio receipts serve --outbox`` child process. The outbox
 is the only thing the processes share. ``broadcastio outbox watch`` child
 processes fire the escalation timers and send what receipts put back.
-The first hop is a memory provider on the ``whatsapp`` channel that never
-reports a receipt (silence), standing in for the node-whatsapp gateway.
+For silence, the first hop is a memory provider on the ``whatsapp``
+channel that never reports a receipt, standing in for the node-whatsapp
+gateway; for a failed WhatsApp message, a local Graph API (WhatsApp Cloud)
+that accepts the send and then POSTs Meta's signed status webhook.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import datetime as dt
 import hashlib
 import hmac
 import itertools
+import json
 import os
 import signal
 import socket
@@ -44,6 +47,9 @@ ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "twilio-auth-token-e2e-51d4"
 FROM_NUMBER = "+14155550100"
 PHONE = "+14155552671"
+GRAPH_TOKEN = "EAAG-e2e-graph-token-9911"
+APP_SECRET = "meta-app-secret-e2e-3c1f"
+PHONE_NUMBER_ID = "106540352242922"
 
 
 class Twilio:
@@ -113,6 +119,70 @@ class Twilio:
                         self.answers.append(reply.status)
 
 
+class Graph:
+    """The Graph API's messages endpoint for one phone number id; after each send it POSTs Meta's
+    status webhook (``entry[].changes[].value.statuses[]``), signed ``X-Hub-Signature-256`` with
+    the app secret, to ``webhook_url``."""
+
+    def __init__(self) -> None:
+        self.sends: list[dict[str, Any]] = []
+        self.statuses: list[tuple[str, int | None]] = [("sent", None), ("failed", 131026)]
+        self.webhook_url = ""
+        self.answers: list[int] = []
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post(f"/v21.0/{PHONE_NUMBER_ID}/messages", self._messages)
+        app.router.add_get(f"/v21.0/{PHONE_NUMBER_ID}", self._phone_number)
+        return app
+
+    async def _phone_number(self, request: web.Request) -> web.Response:
+        """The health check: the phone number's record, with its quality rating."""
+        if request.headers.get("Authorization") != f"Bearer {GRAPH_TOKEN}":
+            return web.json_response({"error": {"message": "Invalid OAuth access token.", "code": 190}}, status=401)
+        return web.json_response({"verified_name": "broadcastio e2e", "quality_rating": "GREEN", "id": PHONE_NUMBER_ID})
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {GRAPH_TOKEN}":
+            return web.json_response({"error": {"message": "Invalid OAuth access token.", "code": 190}}, status=401)
+        body = await request.json()
+        self.sends.append(body)
+        wamid = f"wamid.E2E{next(self._ids)}"
+        task = asyncio.get_running_loop().create_task(self._webhook(wamid, body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return web.json_response(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+                "messages": [{"id": wamid}],
+            }
+        )
+
+    async def _webhook(self, wamid: str, body: dict[str, Any]) -> None:
+        async with aiohttp.ClientSession() as session:
+            for word, code in self.statuses:
+                await asyncio.sleep(0.2)
+                status: dict[str, Any] = {
+                    "id": wamid,
+                    "status": word,
+                    "timestamp": str(int(time.time())),
+                    "recipient_id": body.get("to"),
+                    "biz_opaque_callback_data": body.get("biz_opaque_callback_data"),
+                }
+                if code is not None:
+                    status["errors"] = [{"code": code, "title": "Message undeliverable"}]
+                value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID}}
+                change = {"field": "messages", "value": {**value, "statuses": [status]}}
+                raw = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "0", "changes": [change]}]})
+                digest = hmac.new(APP_SECRET.encode(), raw.encode(), hashlib.sha256).hexdigest()
+                headers = {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+                async with session.post(self.webhook_url, data=raw.encode(), headers=headers) as reply:
+                    self.answers.append(reply.status)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -134,9 +204,10 @@ def wait_for(condition: Callable[[], Any], seconds: float, what: str) -> Any:
 class World:
     """The config, the outbox, the fake Twilio and the child processes of one test."""
 
-    def __init__(self, tmp_path: Path, twilio: Twilio, twilio_url: str) -> None:
+    def __init__(self, tmp_path: Path, twilio: Twilio, twilio_url: str, graph: Graph, graph_url: str) -> None:
         self.tmp_path = tmp_path
         self.twilio = twilio
+        self.graph = graph
         self.port = free_port()
         self.receipts_url = f"http://127.0.0.1:{self.port}"
         self.outbox_path = tmp_path / "outbox.db"
@@ -157,13 +228,29 @@ class World:
             f'base_url = "{twilio_url}"\n'
             f'receipts_base_url = "{self.receipts_url}"\n'
             "[[providers]]\n"
+            'name = "wa"\n'
+            'type = "whatsapp-cloud"\n'
+            "[providers.settings]\n"
+            f'phone_number_id = "{PHONE_NUMBER_ID}"\n'
+            'access_token = "${WA_TOKEN}"\n'
+            'app_secret = "${WA_APP_SECRET}"\n'
+            'webhook_verify_token = "verify-e2e"\n'
+            f'base_url = "{graph_url}"\n'
+            "[[providers]]\n"
             'name = "backup"\n'
             'type = "memory"\n'
             "[providers.settings]\n"
             'channel = "sms"\n',
             encoding="utf-8",
         )
-        self.env = {**os.environ, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "BROADCASTIO_PLUGINS": "sms"}
+        self.env = {
+            **os.environ,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "WA_TOKEN": GRAPH_TOKEN,
+            "WA_APP_SECRET": APP_SECRET,
+            "BROADCASTIO_PLUGINS": "sms,whatsapp",
+        }
+        graph.webhook_url = f"{self.receipts_url}/wa/webhook"
         self.processes: list[subprocess.Popen[str]] = []
         Outbox(self.outbox_path).close()
 
@@ -227,9 +314,9 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    twilio = Twilio()
-    with serve_app(twilio.app()) as url:
-        box = World(tmp_path, twilio, url)
+    twilio, graph = Twilio(), Graph()
+    with serve_app(twilio.app()) as url, serve_app(graph.app()) as graph_url:
+        box = World(tmp_path, twilio, url, graph, graph_url)
         try:
             yield box
         finally:
@@ -319,3 +406,27 @@ def test_a_delivered_receipt_cancels_the_escalation(world: World) -> None:
     watcher.send_signal(signal.SIGTERM)
     stdout, _ = watcher.communicate(timeout=20)
     assert [line for line in stdout.splitlines() if line.startswith("sent ")] == ["sent order-1 via texts: delivered"]
+
+
+def test_a_failed_whatsapp_cloud_message_goes_by_sms(world: World) -> None:
+    """Meta accepts (a wamid), then its webhook says ``failed`` (131026): the message goes by SMS
+    through Twilio at once, and Twilio's ``delivered`` settles it."""
+    world.serve_receipts()
+    journal(world)
+    watcher = world.watcher("--via", "wa,texts")
+    wait_for(lambda: world.row()["provider"] == "texts" and world.row()["receipt_level"] == 2, 30, "the SMS")
+    assert len(world.graph.sends) == 1
+    assert world.graph.sends[0]["biz_opaque_callback_data"] == "order-1"
+    assert len(world.twilio.sends) == 1
+    assert world.graph.answers == [200, 200]
+    assert world.escalations() == [("wa", "failed")]
+    with Outbox(world.outbox_path) as box:
+        history = [(entry.kind, entry.provider, entry.detail, entry.error_code) for entry in box.history("order-1")]
+    assert history[:3] == [
+        ("receipt", "wa", "sent (recorded)", None),
+        ("receipt", "wa", "failed (recorded)", "whatsapp-cloud.131026"),
+        ("escalation", "wa", "failed", None),
+    ]
+    watcher.send_signal(signal.SIGTERM)
+    watcher.communicate(timeout=20)
+    assert watcher.returncode == 143
