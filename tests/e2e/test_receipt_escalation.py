@@ -392,6 +392,24 @@ def test_silence_escalates_once_across_a_killed_watcher(world: World) -> None:
         assert process.returncode == 130
 
 
+def test_whatsapp_cloud_sent_but_never_delivered_escalates_to_sms(world: World) -> None:
+    """Meta accepts and reports ``sent`` only: after the window the watcher escalates to SMS, once;
+    the ``sent`` receipt did not cancel it (the escalation waits for ``delivered``)."""
+    world.graph.statuses = [("sent", None)]
+    world.serve_receipts()
+    journal(world, after=1.5)
+    watcher = world.watcher("--via", "wa,texts")
+    wait_for(lambda: world.row()["receipt_level"] == 1 and world.row()["provider"] == "wa", 30, "Meta's sent")
+    assert world.twilio.sends == []
+    wait_for(lambda: world.row()["provider"] == "texts" and world.row()["receipt_level"] == 2, 30, "the SMS")
+    time.sleep(1.0)
+    assert (len(world.graph.sends), len(world.twilio.sends)) == (1, 1)
+    assert world.escalations() == [("wa", "silence")]
+    watcher.send_signal(signal.SIGTERM)
+    watcher.communicate(timeout=20)
+    assert watcher.returncode == 143
+
+
 def test_a_delivered_receipt_cancels_the_escalation(world: World) -> None:
     """texts is delivered within the window: the timer is cancelled and backup is never used."""
     world.serve_receipts()
