@@ -32,6 +32,7 @@ from broadcastio._errors import (
     PluginError,
     UsageError,
 )
+from broadcastio._escalation import Escalation
 from broadcastio._health import HealthPolicy
 from broadcastio._models import (
     DEFAULT_MAX_ATTACHMENT_BYTES,
@@ -81,6 +82,7 @@ __all__ = [
     "DeliveryTrace",
     "ErrorClass",
     "ErrorCode",
+    "Escalation",
     "FileProvider",
     "HealthPolicy",
     "InvalidMessageError",

@@ -15,6 +15,7 @@ from broadcastio._clock import Clock, SystemClock
 from broadcastio._delivery import Deliverer
 from broadcastio._dispatch import HookDispatcher
 from broadcastio._errors import ConfigurationError, ErrorCode, InvalidMessageError, UsageError
+from broadcastio._escalation import Escalation
 from broadcastio._health import HealthPolicy
 from broadcastio._models import DeliveryError, DeliveryResult, Message, ProviderHealth
 from broadcastio._ratelimit import RateLimit, TokenBucket
@@ -240,6 +241,7 @@ class Orchestrator:
         campaign: str | None = None,
         deadline: float | None = None,
         control: RunControl | None = None,
+        escalate: Escalation | None = None,
     ) -> AsyncGenerator[DeliveryResult, None]:
         """Deliver many messages, yielding each result as it finishes.
 
@@ -255,7 +257,10 @@ class Orchestrator:
         already holds is not sent again: its stored result is yielded instead.
         Transient failures are retried when due, within the run, for up to
         ``deadline`` seconds (default 900); what is left stays ``pending``
-        for :meth:`aresume` (see ``docs/outbox.md``).
+        for :meth:`aresume` (see ``docs/outbox.md``). ``escalate`` (an
+        :class:`~broadcastio.Escalation`, outbox only) sends a message through
+        the next provider of the route when no receipt of its level arrived in
+        time (see ``docs/receipts.md``).
         """
         self._check_open()
         slots = self._route(via)
@@ -270,19 +275,25 @@ class Orchestrator:
         async def one(message: Message) -> DeliveryResult:
             return await deliver(message, slots, trace=trace, buckets=buckets)
 
+        async def through(message: Message, route: Sequence[ProviderSlot]) -> DeliveryResult:
+            return await deliver(message, tuple(route), trace=trace, buckets=buckets)
+
+        if escalate is not None and outbox is None:
+            raise UsageError("escalate= needs an outbox= (its timers live in the journal)")
         if outbox is not None:
             from broadcastio.outbox._runner import journalled_broadcast
 
             results = journalled_broadcast(
                 outbox,
                 messages,
-                one,
+                through,
                 slots,
                 self._slots,
                 concurrency=concurrency,
                 campaign=campaign,
                 deadline=deadline,
                 control=control,
+                escalate=escalate,
             )
         else:
             if campaign is not None or deadline is not None:
@@ -320,12 +331,12 @@ class Orchestrator:
         slots = self._route(via)
         deliver = self._deliverer.deliver
 
-        async def one(message: Message) -> DeliveryResult:
-            return await deliver(message, slots, trace=trace)
+        async def through(message: Message, route: Sequence[ProviderSlot]) -> DeliveryResult:
+            return await deliver(message, tuple(route), trace=trace)
 
         resumed = journalled_resume(
             outbox,
-            one,
+            through,
             slots,
             self._slots,
             concurrency=concurrency,
@@ -338,6 +349,50 @@ class Orchestrator:
                 yield result
         finally:
             await resumed.aclose()
+
+    async def awatch(
+        self,
+        outbox: Outbox,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        trace: bool = False,
+        via: Sequence[str] | None = None,
+        campaign: str | None = None,
+        control: RunControl | None = None,
+        once: bool = False,
+        poll: float = 1.0,
+    ) -> AsyncGenerator[DeliveryResult, None]:
+        """Keep ``outbox`` moving until ``control`` stops it: fire the escalation
+        timers that fall due, send the rows a failed receipt or an escalation put
+        back to ``pending`` (through the rest of their route), and deferred rows
+        when due. Yields the result of each send. ``once``: one pass, then return
+        (for cron and tests). See ``docs/receipts.md``.
+        """
+        self._check_open()
+        from broadcastio.outbox._watch import watch
+
+        slots = self._route(via)
+        deliver = self._deliverer.deliver
+
+        async def through(message: Message, route: Sequence[ProviderSlot]) -> DeliveryResult:
+            return await deliver(message, tuple(route), trace=trace)
+
+        watched = watch(
+            outbox,
+            through,
+            slots,
+            self._slots,
+            concurrency=concurrency,
+            campaign=campaign,
+            control=control,
+            once=once,
+            poll=poll,
+        )
+        try:
+            async for result in watched:
+                yield result
+        finally:
+            await watched.aclose()
 
     def resume(
         self,
@@ -377,6 +432,7 @@ class Orchestrator:
         campaign: str | None = None,
         deadline: float | None = None,
         control: RunControl | None = None,
+        escalate: Escalation | None = None,
     ) -> Iterator[DeliveryResult]:
         """Sync facade of :meth:`abroadcast`: a plain iterator of results."""
         ensure_no_running_loop("broadcast", "abroadcast")
@@ -390,6 +446,7 @@ class Orchestrator:
             campaign=campaign,
             deadline=deadline,
             control=control,
+            escalate=escalate,
         )
         yield from self._loop_thread.iterate(stream, concurrency)
 

@@ -28,7 +28,15 @@ from broadcastio.cli._common import (
 from broadcastio.cli._recipients import RecipientFile, Template, detect_format
 from broadcastio.cli._render import Tally
 from broadcastio.cli._results import JournalRows, RowMap, consume, print_summary
-from broadcastio.cli._run import Stopper, deadline_option, grace_option, journal_exit_code, print_left
+from broadcastio.cli._run import (
+    Stopper,
+    deadline_option,
+    escalation,
+    escalation_options,
+    grace_option,
+    journal_exit_code,
+    print_left,
+)
 
 __all__ = ["broadcast", "open_outbox", "results_option"]
 
@@ -87,6 +95,7 @@ def open_outbox(path: Path, *, must_exist: bool) -> Any:
     help="Name of the campaign in the outbox (default: the recipient file's name); a rerun joins it.",
 )
 @deadline_option
+@escalation_options
 @grace_option
 @click.option("--trace", is_flag=True, help="Include each message's trace in --results.")
 @click.option("--dry-run", is_flag=True, help="Check every row and template, send nothing.")
@@ -108,6 +117,8 @@ def broadcast(
     outbox_path: Path | None,
     campaign: str | None,
     deadline: float | None,
+    escalate_after: Any,
+    unless: str,
     grace: float,
     trace: bool,
     dry_run: bool,
@@ -125,6 +136,8 @@ def broadcast(
     With --outbox the whole file is journalled before the first send, as
     one campaign; messages that fail transiently are retried within the run
     (up to --deadline) and what is left stays pending for `outbox resume`.
+    --escalate-after sends a message through the next provider of the route
+    when no --unless receipt arrived in time (see `outbox watch`).
     SIGINT or SIGTERM stops taking new messages, lets those in flight finish
     (up to --grace seconds; a second signal stops at once), prints the
     summary and the command that finishes the campaign.
@@ -136,8 +149,8 @@ def broadcast(
     """
     if text is None and html is None and not attach:
         raise click.UsageError("give --text, --html or --attach")
-    if outbox_path is None and (campaign is not None or deadline is not None):
-        raise click.UsageError("--campaign and --deadline need --outbox")
+    if outbox_path is None and (campaign is not None or deadline is not None or escalate_after is not None):
+        raise click.UsageError("--campaign, --deadline and --escalate-after need --outbox")
     recipients = RecipientFile(
         recipients_path,
         detect_format(recipients_path, fmt),
@@ -162,7 +175,12 @@ def broadcast(
             campaign or recipients_path.name,
             total=total,
             route=route,
-            options={"concurrency": concurrency, "trace": trace, "deadline": deadline},
+            options={
+                "concurrency": concurrency,
+                "trace": trace,
+                "deadline": deadline,
+                "escalate": escalation(escalate_after, unless),
+            },
             grace=grace,
             results_path=results_path,
             as_json=as_json,

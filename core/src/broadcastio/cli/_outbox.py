@@ -1,4 +1,4 @@
-"""``broadcastio outbox status|list|resume``: inspect and finish a journalled broadcast."""
+"""``broadcastio outbox status|list|resume|watch``: inspect, finish and keep moving a journalled broadcast."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def list_rows(
     box = open_outbox(outbox_path, must_exist=True)
     out, _ = consoles()
     table = Table(title=f"{outbox_path}: {', '.join(wanted)}", title_justify="left")
-    for column in ("row", "key", "to", "state", "attempts", "next attempt", "reason"):
+    for column in ("row", "key", "to", "state", "attempts", "next attempt", "receipt", "reason"):
         table.add_column(column, justify="right" if column in ("row", "attempts") else "left")
     shown = 0
     try:
@@ -140,17 +140,33 @@ def list_rows(
                     "error_message": row.last_error_message,
                     "provider": row.provider,
                     "campaign": row.campaign,
+                    "receipt_level": row.receipt_level.name.lower() if row.receipt_level is not None else None,
+                    "receipt_status": row.receipt_status,
+                    "receipt_at": row.receipt_at.isoformat() if row.receipt_at else None,
+                    "escalate_at": row.escalate_at.isoformat() if row.escalate_at else None,
+                    "skip": list(row.skip),
                 }
                 click.echo(json.dumps(record))
                 continue
+            receipt = _receipt(row)
             table.add_row(
-                str(row.row_number or ""), row.idempotency_key, to, row.state, str(row.attempts), when, reason
+                str(row.row_number or ""), row.idempotency_key, to, row.state, str(row.attempts), when, receipt, reason
             )
     finally:
         box.close()
     if not as_json:
         table.caption = f"{shown} row(s)"
         out.print(table)
+
+
+def _receipt(row: Any) -> str:
+    """The latest receipt of the row's provider, and its armed escalation."""
+    text = ""
+    if row.receipt_level is not None:
+        text = f"{row.receipt_level.name.lower()} ({row.receipt_status})"
+    if row.escalate_at is not None:
+        text += (" " if text else "") + f"escalates {row.escalate_at.strftime('%H:%M:%S')}"
+    return text
 
 
 def _address(message: Any, reveal: bool) -> str:
@@ -245,3 +261,73 @@ def resume(
     code = journal_exit_code(counts, stopper, error)
     if code != EXIT_OK:
         raise click.exceptions.Exit(code)
+
+
+@outbox.command()
+@_FILE
+@config_option
+@via_option
+@concurrency_option
+@_campaign_option
+@grace_option
+@click.option("--once", is_flag=True, help="Process what is due now, then exit (for cron and tests).")
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds between looks at the outbox when nothing falls due sooner.",
+)
+@click.pass_obj
+@handle_errors
+def watch(
+    state: CliState,
+    outbox_path: Path,
+    config_path: Path,
+    via: tuple[str, ...],
+    concurrency: int,
+    campaign: str | None,
+    grace: float,
+    once: bool,
+    poll: float,
+) -> None:
+    """Keep the outbox moving: escalation timers, receipt-driven fallbacks, deferred rows.
+
+    Fires the escalation timers that fall due (a message still not delivered
+    in time goes to the next provider of its route), sends the messages a
+    failed receipt put back (through the rest of their route) and those
+    waiting after a transient failure. Runs until SIGINT or SIGTERM (the
+    sends in flight finish within --grace), or one pass with --once. Several
+    watchers may share one outbox: each row is claimed by one of them, and
+    each escalation fires once. Prints one line per send (masked). Exit
+    status 0, 2 on a usage or configuration error, 130/143 after a signal.
+    """
+    route = split_via(via)
+    _, err = consoles()
+
+    async def go() -> Stopper:
+        box = open_outbox(outbox_path, must_exist=True)
+        try:
+            with Stopper(grace, err) as stopper:
+                async with open_orchestrator(state, config_path) as orchestrator:
+                    click.echo(f"watch: {outbox_path}" + (" (once)" if once else ""), err=True)
+                    async for result in orchestrator.awatch(
+                        box,
+                        concurrency=concurrency,
+                        via=route,
+                        campaign=campaign,
+                        control=stopper.control,
+                        once=once,
+                        poll=poll,
+                    ):
+                        reason = f" {result.error.code}" if result.error is not None else ""
+                        click.echo(
+                            f"sent {result.idempotency_key} via {result.provider or '-'}: {result.status}{reason}"
+                        )
+            return stopper
+        finally:
+            box.close()
+
+    stopper = run(go())
+    if stopper.exit_code is not None:
+        raise click.exceptions.Exit(stopper.exit_code)

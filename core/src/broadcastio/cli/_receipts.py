@@ -3,7 +3,9 @@
 Needs the ``receipts`` extra (starlette and uvicorn). Binds 127.0.0.1 by
 default: put a TLS-terminating proxy in front and give its address as
 ``--public-url`` (Twilio signs the URL it called). Each verified receipt is
-printed on stdout as one line: provider, message id, status, outcome.
+printed on stdout as one line: provider, message id, status, outcome. With
+``--outbox`` receipts are recorded in the outbox (matched to their rows,
+driving fallback and cancelling escalations); without it, in memory.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def receipts() -> None:
     "outbox_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Record receipts in this outbox (not available yet: receipts are kept in memory).",
+    help="Record receipts in this outbox (default: in memory, for trying the endpoints out).",
 )
 @click.option(
     "--max-body-bytes",
@@ -85,10 +87,6 @@ def serve(
     Stops on Ctrl-C or SIGTERM.
     """
     state = state or CliState()
-    if outbox_path is not None:
-        raise ConfigurationError(
-            "--outbox: recording receipts in the outbox is not available yet; run without it (receipts kept in memory)"
-        )
     try:
         import uvicorn
 
@@ -103,8 +101,15 @@ def serve(
     endpoints: dict[str, dict[str, Any]] = {
         provider.name: {"type": provider.type, **provider.settings} for provider in config.providers if provider.enabled
     }
+    sink: ReceiptSink = MemoryReceiptSink()
+    box = None
+    if outbox_path is not None:
+        from broadcastio.cli._broadcast import open_outbox
+
+        box = open_outbox(outbox_path, must_exist=True)
+        sink = box.receipt_sink()
     app = receipts_app(
-        _EchoingSink(MemoryReceiptSink()),
+        _EchoingSink(sink),
         endpoints,
         max_body_bytes=max_body_bytes,
         plugin_manager=manager,
@@ -117,9 +122,12 @@ def serve(
         for endpoint in registered.get(settings["type"], ())
     ]
     if not paths:
+        if box is not None:
+            box.close()
         raise ConfigurationError(f"{config_path}: no configured provider has a receipt endpoint")
     base = (public_url or f"http://{host}:{port}").rstrip("/")
     click.echo(f"receipts: listening on http://{host}:{port} (public URL {base})", err=True)
+    click.echo(f"receipts: recording in {outbox_path if box is not None else 'memory'}", err=True)
     for path in paths:
         click.echo(f"receipts: {base}{path}", err=True)
     server = uvicorn.Server(
@@ -129,7 +137,11 @@ def serve(
     # for the handler that was there before: a no-op one makes that a clean exit 0.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, _stopped)
-    server.run()
+    try:
+        server.run()
+    finally:
+        if box is not None:
+            box.close()
 
 
 def _stopped(signum: int, frame: FrameType | None) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "EXIT_SIGTERM",
     "Stopper",
     "deadline_option",
+    "escalation_options",
     "grace_option",
     "journal_exit_code",
     "print_left",
@@ -61,6 +62,54 @@ def deadline_option(func: Any) -> Any:
         default=None,
         help="Seconds to keep retrying messages that failed transiently, within this run (default 900).",
     )(func)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.timedelta | None:
+    """``10m``, ``90s``, ``2h`` or plain seconds."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    factor = _UNITS.get(text[-1:], 0)
+    number = text[:-1] if factor else text
+    try:
+        seconds = float(number) * (factor or 1)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration such as 10m, 90s or 2h") from None
+    if seconds <= 0:
+        raise click.BadParameter(f"{value!r} must be more than 0")
+    return dt.timedelta(seconds=seconds)
+
+
+def escalation_options(func: Any) -> Any:
+    """--escalate-after and --unless: send through the next provider when no receipt came in time."""
+    func = click.option(
+        "--unless",
+        type=click.Choice(["delivered", "read"]),
+        default="delivered",
+        show_default=True,
+        help="The receipt that cancels --escalate-after.",
+    )(func)
+    return click.option(
+        "--escalate-after",
+        "escalate_after",
+        callback=_duration,
+        default=None,
+        metavar="DURATION",
+        help="With --outbox: send through the next provider of the route when no --unless receipt "
+        "arrived within this time (10m, 90s, 2h); needs `receipts serve --outbox` and a runner.",
+    )(func)
+
+
+def escalation(after: dt.timedelta | None, unless: str) -> Any:
+    """The Escalation the options ask for, or None."""
+    if after is None:
+        return None
+    from broadcastio import Escalation
+
+    return Escalation(after=after, unless=unless)  # type: ignore[arg-type]
 
 
 class Stopper:

@@ -24,7 +24,16 @@ journal around the one delivery path of ``broadcastio._broadcast``).
 from __future__ import annotations
 
 from broadcastio._broadcast import RunControl
-from broadcastio.outbox._box import CampaignStatus, Outbox, OutboxRow, OutboxState, OutboxStatus
+from broadcastio.outbox._box import CampaignStatus, HistoryEntry, Outbox, OutboxRow, OutboxState, OutboxStatus
 from broadcastio.outbox._runner import DEFAULT_DEADLINE
 
-__all__ = ["DEFAULT_DEADLINE", "CampaignStatus", "Outbox", "OutboxRow", "OutboxState", "OutboxStatus", "RunControl"]
+__all__ = [
+    "DEFAULT_DEADLINE",
+    "CampaignStatus",
+    "HistoryEntry",
+    "Outbox",
+    "OutboxRow",
+    "OutboxState",
+    "OutboxStatus",
+    "RunControl",
+]

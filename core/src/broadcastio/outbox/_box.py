@@ -15,12 +15,16 @@ from typing import Literal
 import msgspec
 from msgspec import Struct
 
+from broadcastio._clock import Clock
 from broadcastio._errors import ConfigurationError, ErrorClass, UsageError
+from broadcastio._escalation import Escalation
 from broadcastio._models import DeliveryError, Message
+from broadcastio.outbox._receipts import record_receipt
 from broadcastio.outbox._store import OPEN_STATES, create_schema, decode_message, ingest_chunk, open_campaign
 from broadcastio.outbox._writer import Writer
+from broadcastio.receipts._model import Receipt, ReceiptLevel, RecordOutcome
 
-__all__ = ["CampaignStatus", "Outbox", "OutboxRow", "OutboxState", "OutboxStatus"]
+__all__ = ["CampaignStatus", "HistoryEntry", "Outbox", "OutboxRow", "OutboxState", "OutboxStatus"]
 
 OutboxState = Literal["pending", "sending", "sent", "failed", "unknown"]
 _STATES: tuple[OutboxState, ...] = ("pending", "sending", "sent", "failed", "unknown")
@@ -92,6 +96,9 @@ class OutboxRow(Struct, frozen=True, kw_only=True):
     row for the CLI), ``campaign`` the name of its campaign. ``message`` is
     decoded only when asked for, and is None when the stored bytes can no
     longer be decoded (such a row fails alone, see ``outbox.undecodable_row``).
+    ``receipt_level``/``receipt_status``/``receipt_at`` are the latest receipt
+    of the row's current provider; ``escalate_at`` the armed escalation
+    timer; ``skip`` the providers a failed receipt or an escalation ruled out.
     """
 
     idempotency_key: str
@@ -109,6 +116,11 @@ class OutboxRow(Struct, frozen=True, kw_only=True):
     row_number: int | None = None
     campaign: str | None = None
     message: Message | None = None
+    receipt_level: ReceiptLevel | None = None
+    receipt_status: str | None = None
+    receipt_at: dt.datetime | None = None
+    escalate_at: dt.datetime | None = None
+    skip: tuple[str, ...] = ()
 
     @property
     def last_error_code(self) -> str | None:
@@ -121,6 +133,29 @@ class OutboxRow(Struct, frozen=True, kw_only=True):
     @property
     def last_error_message(self) -> str | None:
         return None if self.last_error is None else self.last_error.message
+
+
+class HistoryEntry(Struct, frozen=True, kw_only=True):
+    """One event of a row after its send: a receipt (``kind="receipt"``,
+    ``detail`` the provider's status and the sink's outcome) or an escalation
+    (``kind="escalation"``, ``detail`` its reason: ``failed`` receipt or ``silence``)."""
+
+    at: dt.datetime
+    kind: Literal["receipt", "escalation"]
+    provider: str | None
+    detail: str
+    level: ReceiptLevel | None = None
+    error_code: str | None = None
+
+
+class _OutboxSink:
+    """The outbox as a :class:`~broadcastio.receipts.ReceiptSink`."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
+
+    async def record(self, receipt: Receipt) -> RecordOutcome:
+        return await self.outbox.arecord(receipt)
 
 
 def _default_owner() -> str:
@@ -149,6 +184,12 @@ class Outbox:
         could not be tried: breaker open, no healthy provider) waits before
         the next try, when the error gives no ``retry_after``; doubled per
         delivery run of the row, up to ``max_retry_delay``.
+    :param clock: where leases, deferrals and escalation timers take the
+        wall-clock time from (its ``now()``); default the system clock. Tests
+        pass a :class:`~broadcastio.testing.FakeClock`.
+
+    The outbox is also a receipt sink (:meth:`record`, :meth:`receipt_sink`):
+    receipts update the row they are about, drive fallback and cancel escalations.
     """
 
     def __init__(
@@ -160,6 +201,7 @@ class Outbox:
         owner: str | None = None,
         retry_delay: float = 1.0,
         max_retry_delay: float = 60.0,
+        clock: Clock | None = None,
     ) -> None:
         mode = str(synchronous).upper()
         if mode not in _SYNCHRONOUS:
@@ -173,6 +215,9 @@ class Outbox:
         for label, value in (("retry_delay", retry_delay), ("max_retry_delay", max_retry_delay)):
             if not isinstance(value, (int, float)) or value < 0:
                 raise ConfigurationError(f"Outbox({label}=...) must be a number >= 0, got {value!r}")
+        if clock is not None and not isinstance(clock, Clock):
+            raise ConfigurationError(f"Outbox(clock=...) must be a Clock, got {type(clock).__name__}")
+        self._clock = clock
         self.retry_delay = float(retry_delay)
         self.max_retry_delay = max(float(max_retry_delay), self.retry_delay)
         self.path = Path(path)
@@ -202,8 +247,63 @@ class Outbox:
         return f"{self.owner}/{self._runs}"
 
     def now(self) -> float:
-        """Wall-clock epoch seconds used for leases (shared between processes)."""
+        """Wall-clock epoch seconds used for leases and timers (shared between processes)."""
+        if self._clock is not None:
+            return self._clock.now().timestamp()
         return time.time()
+
+    # --- receipts ------------------------------------------------------------------
+
+    async def arecord(self, receipt: Receipt) -> RecordOutcome:
+        """Record a verified receipt (see :class:`~broadcastio.receipts.ReceiptSink`):
+        ``recorded``, ``duplicate`` (same ``receipt_id`` seen), ``orphaned`` (no
+        row matches; kept) or ``stale`` (changes nothing: a lower level, after
+        ``failed``, or about an earlier provider of the row)."""
+        if not isinstance(receipt, Receipt):
+            raise UsageError(f"Outbox.record takes a Receipt, got {type(receipt).__name__}")
+        return await self.writer.submit(record_receipt, receipt, self.now())
+
+    record = arecord
+
+    def record_sync(self, receipt: Receipt) -> RecordOutcome:
+        """:meth:`arecord` for callers without an event loop."""
+        if not isinstance(receipt, Receipt):
+            raise UsageError(f"Outbox.record_sync takes a Receipt, got {type(receipt).__name__}")
+        return self.writer.call(record_receipt, receipt, self.now())
+
+    def receipt_sink(self) -> _OutboxSink:
+        """This outbox as a receipt sink, for :func:`~broadcastio.receipts.receipts_app`."""
+        return _OutboxSink(self)
+
+    def history(self, idempotency_key: str) -> list[HistoryEntry]:
+        """The receipts and escalations of one row, oldest first."""
+        with self._reader() as conn:
+            found = conn.execute("SELECT id FROM outbox WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+            if found is None:
+                raise UsageError("no row with this idempotency key in the outbox")
+            entries = [
+                HistoryEntry(
+                    at=_when(received),  # type: ignore[arg-type]
+                    kind="receipt",
+                    provider=provider,
+                    detail=f"{status} ({outcome})",
+                    level=ReceiptLevel(level),
+                    error_code=code,
+                )
+                for received, provider, status, outcome, level, code in conn.execute(
+                    "SELECT received_at, provider, status, outcome, level, error_code FROM receipts "
+                    "WHERE outbox_id = ? ORDER BY received_at, rowid",
+                    (found[0],),
+                )
+            ]
+            entries += [
+                HistoryEntry(at=_when(at), kind="escalation", provider=provider, detail=reason)  # type: ignore[arg-type]
+                for at, provider, reason in conn.execute(
+                    "SELECT at, from_provider, reason FROM escalations WHERE outbox_id = ? ORDER BY at", (found[0],)
+                )
+            ]
+        entries.sort(key=lambda entry: entry.at)
+        return entries
 
     # --- reading ---------------------------------------------------------------
 
@@ -270,7 +370,7 @@ class Outbox:
         columns = (
             "id, idempotency_key, state, attempts, error_code, error_class, error_message, provider, "
             "provider_message_id, reference_id, route, owner, created_at, updated_at, next_attempt_at, "
-            "row_number, campaign"
+            "row_number, campaign, receipt_level, receipt_status, receipt_at, escalate_at, skip"
         ) + (", message" if messages else "")
         where = f" AND state IN ({','.join('?' * len(states))})" if states else ""
         params: tuple[object, ...] = states or ()
@@ -301,6 +401,7 @@ class Outbox:
             :11
         ]
         owner, created, updated, next_at, number, campaign = row[11:17]
+        level, receipt_status, receipt_at, escalate_at, skip = row[17:22]
         error = None
         if code is not None:
             error = DeliveryError(
@@ -312,7 +413,7 @@ class Outbox:
         message = None
         if with_message:
             try:
-                message = decode_message(row[17])  # type: ignore[arg-type]
+                message = decode_message(row[22])  # type: ignore[arg-type]
             except (msgspec.DecodeError, msgspec.ValidationError):
                 message = None
         return OutboxRow(
@@ -331,6 +432,11 @@ class Outbox:
             row_number=number,  # type: ignore[arg-type]
             campaign=campaigns.get(campaign),
             message=message,
+            receipt_level=None if level is None else ReceiptLevel(level),  # type: ignore[arg-type]
+            receipt_status=receipt_status,  # type: ignore[arg-type]
+            receipt_at=_when(receipt_at),  # type: ignore[arg-type]
+            escalate_at=_when(escalate_at) if state == "sent" else None,  # type: ignore[arg-type]
+            skip=tuple(str(skip).split(",")) if skip else (),
         )
 
     def row_numbers(self, keys: Iterable[str]) -> dict[str, int]:
@@ -347,16 +453,27 @@ class Outbox:
 
     # --- writing -----------------------------------------------------------------
 
-    def add(self, messages: Iterable[Message], *, chunk_size: int = 2000, campaign: str | None = None) -> int:
+    def add(
+        self,
+        messages: Iterable[Message],
+        *,
+        chunk_size: int = 2000,
+        campaign: str | None = None,
+        escalate: Escalation | None = None,
+    ) -> int:
         """Journal ``messages`` as ``pending`` without sending them; returns how
         many were new. A later :meth:`Orchestrator.resume` sends them. With
-        ``campaign``, the rows join that campaign (created if new)."""
+        ``campaign``, the rows join that campaign (created if new); with
+        ``escalate``, each new row escalates on silence once accepted."""
+        if escalate is not None and not isinstance(escalate, Escalation):
+            raise ConfigurationError(f"Outbox.add(escalate=...) must be an Escalation, got {type(escalate).__name__}")
+        timer = None if escalate is None else (escalate.seconds, escalate.level)
         added = 0
         campaign_id = self._writer.call(open_campaign, campaign, self.now()) if campaign is not None else None
         chunk: list[tuple[int, Message]] = []
 
         def flush() -> int:
-            return self._writer.call(ingest_chunk, chunk, campaign_id, self.now())[0]
+            return self._writer.call(ingest_chunk, chunk, campaign_id, self.now(), timer)[0]
 
         for number, message in enumerate(messages, start=1):
             if not isinstance(message, Message):

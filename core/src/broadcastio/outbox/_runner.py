@@ -13,6 +13,12 @@ failed transiently, or never attempted (breaker open, no healthy provider,
 rate limit) -> back to ``pending`` with ``next_attempt_at``; ambiguous ->
 ``unknown``. Deferred rows are claimed again when due, within the run,
 until the campaign deadline; what is still deferred then stays ``pending``.
+
+Receipts (``_receipts``) can put a ``sent`` row back to ``pending`` with
+providers ruled out (``skip``): each scan first fires the escalation
+timers that are due, and a row with ``skip`` is delivered through the
+rest of the route only. While timers of the campaign are armed, the run
+waits for them (within its deadline).
 """
 
 from __future__ import annotations
@@ -25,10 +31,12 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaita
 from typing import Any
 
 from broadcastio._broadcast import EMPTY, RunControl, check_concurrency, stream_results
-from broadcastio._errors import ErrorClass, ErrorCode, InvalidMessageError, UsageError
+from broadcastio._errors import ConfigurationError, ErrorClass, ErrorCode, InvalidMessageError, UsageError
+from broadcastio._escalation import Escalation
 from broadcastio._models import DeliveryResult, Message
 from broadcastio._routing import ProviderSlot
 from broadcastio.outbox._box import Outbox
+from broadcastio.outbox._receipts import fire_escalations, next_escalation
 from broadcastio.outbox._store import (
     Decision,
     abandon,
@@ -54,8 +62,11 @@ INGEST_CHUNK = 2000
 DEFAULT_DEADLINE = 900.0
 """Seconds a run keeps retrying its deferred rows (15 minutes)."""
 CONFIG_STOP_CODE = "outbox.stopped_by_configuration_error"
+RECEIPT_POLL = 1.0
+"""Seconds between scans while escalation timers are armed (receipts arrive from other processes)."""
+NO_PROVIDER_LEFT_CODE = "outbox.no_provider_left"
 _DONE = object()
-Deliver = Callable[[Message], Awaitable[DeliveryResult]]
+Deliver = Callable[[Message, Sequence[ProviderSlot]], Awaitable[DeliveryResult]]
 
 
 def _idempotent_names(slots: Sequence[ProviderSlot], all_slots: Iterable[ProviderSlot]) -> frozenset[str]:
@@ -70,8 +81,6 @@ def _check_deadline(deadline: float | None) -> float:
     if deadline is None:
         return DEFAULT_DEADLINE
     if isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or deadline < 0:
-        from broadcastio._errors import ConfigurationError
-
         raise ConfigurationError(f"deadline= must be a number of seconds >= 0, got {deadline!r}")
     return float(deadline)
 
@@ -89,15 +98,20 @@ class JournalRun:
         concurrency: int,
         deadline: float | None,
         control: RunControl | None,
+        escalate: Escalation | None = None,
     ) -> None:
         check_concurrency(concurrency)
+        if escalate is not None and not isinstance(escalate, Escalation):
+            raise ConfigurationError(f"escalate= must be an Escalation, got {type(escalate).__name__}")
+        self.escalate = None if escalate is None else (escalate.seconds, escalate.level)
+        self.skips: dict[str, tuple[str, ...]] = {}  # idempotency key -> providers ruled out for its send
         if outbox.closed:
             raise UsageError("this Outbox is closed")
         self.outbox = outbox
         self.writer = outbox.writer
         self.owner = outbox.run_owner()  # one lease id per run, so a run can release exactly its own rows
         self.lease = outbox.lease_seconds
-        self.deliver = deliver
+        self.deliver_via = deliver
         self.slots = slots
         self.route = ",".join(slot.name for slot in slots)
         self.idempotent = _idempotent_names(slots, all_slots)
@@ -106,11 +120,32 @@ class JournalRun:
         self.control = control or RunControl()
         self.control.reset_report()
         self.campaign: int | None = None
+        self.report_stored = True  # a watcher's passes do not report rows nobody moved
         self.work: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(CHUNK, concurrency))
         self.held: set[int] = set()  # rows this run has claimed and not finished
         self.idle = asyncio.Event()
         self.idle.set()
         self.unrecorded: dict[int, tuple[Decision, DeliveryResult]] = {}  # delivered, not committed yet
+
+    async def deliver(self, message: Message) -> DeliveryResult:
+        """Deliver through the run's route, less the providers a receipt or an escalation ruled out."""
+        skip = self.skips.pop(message.metadata.idempotency_key, ())
+        if not skip:
+            return await self.deliver_via(message, self.slots)
+        slots = [slot for slot in self.slots if slot.name not in skip]
+        if not slots:
+            from broadcastio._models import DeliveryError
+
+            error = DeliveryError.permanent(
+                NO_PROVIDER_LEFT_CODE, f"no provider of this route is left after {', '.join(skip)}"
+            )
+            return DeliveryResult(
+                status="failed",
+                error=error,
+                idempotency_key=message.metadata.idempotency_key,
+                reference_id=message.metadata.reference_id,
+            )
+        return await self.deliver_via(message, slots)
 
     # --- the pool's source ----------------------------------------------------------
 
@@ -149,7 +184,8 @@ class JournalRun:
             if error.code != ErrorCode.NO_PROVIDER_AVAILABLE or decision.message is None:
                 return None
             message = decision.message
-            if not any(message.address_for(slot.channel) is not None for slot in self.slots):
+            usable = [slot for slot in self.slots if slot.name not in decision.skip]
+            if not any(message.address_for(slot.channel) is not None for slot in usable):
                 return None
         if error.retry_after is not None:
             return now + error.retry_after
@@ -214,7 +250,7 @@ class JournalRun:
                 number += 1
                 items.append((number, message))
             # Read the next chunk while the writer journals this one (the writer keeps their order).
-            submitted = self.writer.submit(ingest_chunk, items, self.campaign, self.outbox.now())
+            submitted = self.writer.submit(ingest_chunk, items, self.campaign, self.outbox.now(), self.escalate)
             if written is not None:
                 await self._given(await written)
             written = submitted
@@ -236,6 +272,7 @@ class JournalRun:
         first = True
         while not self.control.stopping:
             after = 0
+            await self.writer.submit(fire_escalations, self.campaign, self.outbox.now())
             while not self.control.stopping:
                 now, until = self.lease_until()
                 after, decisions = await self.writer.submit(
@@ -249,18 +286,29 @@ class JournalRun:
                         self.idle.clear()
                 for decision in decisions:
                     if decision.kind == "send":
+                        if decision.skip and decision.message is not None:
+                            self.skips[decision.message.metadata.idempotency_key] = decision.skip
                         await self.work.put(decision)
-                    elif decision.kind == "done" and (first or decision.result.status == "failed"):  # type: ignore[union-attr]
+                    elif (
+                        decision.kind == "done" and self.report_stored and (first or decision.result.status == "failed")  # type: ignore[union-attr]
+                    ):
                         await self.work.put(decision.result)  # stored results are reported once per run
             first = False
             await self.idle.wait()  # the rows of this scan are finished (or deferred)
             now = self.outbox.now()
             deferred, due, _, _ = await self.writer.submit(waiting, self.campaign, self.owner, now)
+            timer = await self.writer.submit(next_escalation, self.campaign) if self.escalate else None
+            if timer is not None and timer <= ends_at:
+                due = timer if due is None or not deferred else min(due, timer)
+                deferred = deferred or 1
             if not deferred or due is None or due > ends_at or self.control.stopping:
                 return
             stop_event, _ = self.control.attach()
+            pause = max(0.0, due - now)
+            if timer is not None:  # a receipt may settle or fail a row meanwhile: look again soon
+                pause = min(pause, RECEIPT_POLL)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop_event.wait(), max(0.0, due - now))
+                await asyncio.wait_for(stop_event.wait(), pause)
 
     async def heartbeat(self) -> None:
         """Renew this run's leases well before they expire (real time, not the orchestrator's clock)."""
@@ -379,6 +427,7 @@ async def journalled_broadcast(
     campaign: str | None = None,
     deadline: float | None = None,
     control: RunControl | None = None,
+    escalate: Escalation | None = None,
 ) -> AsyncGenerator[DeliveryResult, None]:
     """Journal every message of ``messages`` into campaign ``campaign``, then deliver the campaign.
 
@@ -387,7 +436,16 @@ async def journalled_broadcast(
     """
     if campaign is not None and (not isinstance(campaign, str) or not campaign):
         raise UsageError("campaign= must be a non-empty string")
-    run = JournalRun(outbox, deliver, slots, all_slots, concurrency=concurrency, deadline=deadline, control=control)
+    run = JournalRun(
+        outbox,
+        deliver,
+        slots,
+        all_slots,
+        concurrency=concurrency,
+        deadline=deadline,
+        control=control,
+        escalate=escalate,
+    )
     name = campaign or default_campaign_name()
     run.control.campaign = name
 

@@ -24,6 +24,7 @@ import msgspec
 
 from broadcastio._errors import ConfigurationError, ErrorClass
 from broadcastio._models import DeliveryError, DeliveryResult, DeliveryStatus, Message
+from broadcastio.outbox._receipts import adopt_orphans
 
 __all__ = [
     "BUSY_CODE",
@@ -52,7 +53,7 @@ __all__ = [
     "waiting",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 OPEN_STATES = ("pending", "sending", "unknown")
 FINAL_STATES = ("sent", "failed")
 INTERRUPTED_CODE = "outbox.interrupted"
@@ -88,24 +89,77 @@ CREATE TABLE IF NOT EXISTS outbox (
     updated_at REAL NOT NULL,
     message BLOB NOT NULL,
     campaign INTEGER,
-    row_number INTEGER
+    row_number INTEGER,
+    receipt_level INTEGER,
+    receipt_status TEXT,
+    receipt_at REAL,
+    escalate_after REAL,
+    escalate_unless INTEGER,
+    escalate_at REAL,
+    skip TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_by_campaign ON outbox (campaign);
 """
 
+# Version 3: receipts, the acceptances they are matched by, and escalations.
+_RECEIPT_TABLES = """
+CREATE TABLE IF NOT EXISTS receipts (
+    receipt_id TEXT PRIMARY KEY,
+    outbox_id INTEGER,
+    provider TEXT,
+    provider_type TEXT NOT NULL,
+    provider_message_id TEXT,
+    idempotency_key TEXT,
+    level INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error_code TEXT,
+    error_class TEXT,
+    error_message TEXT,
+    occurred_at REAL NOT NULL,
+    received_at REAL NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS receipts_by_row ON receipts (outbox_id);
+CREATE INDEX IF NOT EXISTS receipts_orphaned ON receipts (provider_message_id) WHERE outbox_id IS NULL;
+CREATE TABLE IF NOT EXISTS accepts (
+    provider_message_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    outbox_id INTEGER NOT NULL,
+    accepted_at REAL NOT NULL,
+    PRIMARY KEY (provider_message_id, provider)
+);
+CREATE TABLE IF NOT EXISTS escalations (
+    outbox_id INTEGER NOT NULL,
+    from_provider TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (outbox_id, from_provider)
+);
+"""
+_V3_COLUMNS = (
+    "receipt_level INTEGER",
+    "receipt_status TEXT",
+    "receipt_at REAL",
+    "escalate_after REAL",
+    "escalate_unless INTEGER",
+    "escalate_at REAL",
+    "skip TEXT",
+)
+
 # Columns read back to decide about a row or to rebuild its stored result.
 _ROW_COLUMNS = (
     "id, idempotency_key, state, owner, next_attempt_at, route, reference_id, "
-    "provider, provider_message_id, error_code, error_class, error_message, attempts, row_number, campaign"
+    "provider, provider_message_id, error_code, error_class, error_message, attempts, row_number, campaign, skip"
 )
 
 
 class Decision:
     """What to do with one row: ``send`` it (claimed, with its message), give
     back its stored ``result`` (``done``, or ``busy`` while another run holds
-    it), or wait: ``deferred`` until ``until``."""
+    it), or wait: ``deferred`` until ``until``. ``skip`` names the providers a
+    receipt or an escalation ruled out for this row's next send."""
 
-    __slots__ = ("attempts", "kind", "message", "result", "row_id", "row_number", "until")
+    __slots__ = ("attempts", "kind", "message", "result", "row_id", "row_number", "skip", "until")
 
     def __init__(
         self,
@@ -117,8 +171,10 @@ class Decision:
         attempts: int = 0,
         row_number: int | None = None,
         until: float | None = None,
+        skip: tuple[str, ...] = (),
     ) -> None:
         self.kind = kind
+        self.skip = skip
         self.row_id = row_id
         self.message = message
         self.result = result
@@ -128,16 +184,20 @@ class Decision:
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
-    """Create the tables if missing, upgrading a version 1 journal in place."""
+    """Create the tables if missing, upgrading an older journal in place, one version at a time."""
     conn.execute("CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     row = conn.execute("SELECT value FROM outbox_meta WHERE key = 'schema_version'").fetchone()
     version = None if row is None else int(row[0])
+    if version is not None and not 1 <= version <= SCHEMA_VERSION:
+        raise ConfigurationError(f"outbox schema version {version} is not supported (expected {SCHEMA_VERSION})")
     if version == 1:  # add campaigns and row numbers; existing rows belong to no campaign
         conn.execute("ALTER TABLE outbox ADD COLUMN campaign INTEGER")
         conn.execute("ALTER TABLE outbox ADD COLUMN row_number INTEGER")
-    elif version is not None and version != SCHEMA_VERSION:
-        raise ConfigurationError(f"outbox schema version {version} is not supported (expected {SCHEMA_VERSION})")
-    for statement in _TABLES.split(";"):
+        version = 2
+    if version == 2:  # receipts and escalation timers; existing rows have neither
+        for column in _V3_COLUMNS:
+            conn.execute(f"ALTER TABLE outbox ADD COLUMN {column}")
+    for statement in (_TABLES + _RECEIPT_TABLES).split(";"):
         if statement.strip():
             conn.execute(statement)
     conn.execute("INSERT OR REPLACE INTO outbox_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -251,7 +311,8 @@ def _decide(
         if not names or not all(name in idempotent for name in names):
             return Decision("done", result=stored_result(row))
     conn.execute("UPDATE outbox SET owner = ?, next_attempt_at = ? WHERE id = ?", (owner, lease_until, row_id))
-    return Decision("send", row_id=row_id, attempts=int(row[12]), row_number=row[13])
+    skip = tuple(row[15].split(",")) if row[15] else ()
+    return Decision("send", row_id=row_id, attempts=int(row[12]), row_number=row[13], skip=skip)
 
 
 def _load(conn: sqlite3.Connection, decision: Decision, row: Sequence[Any], now: float) -> Decision:
@@ -285,12 +346,17 @@ def campaign_journalled(conn: sqlite3.Connection, campaign: int, now: float) -> 
 
 _INSERT = (
     "INSERT INTO outbox (idempotency_key, state, reference_id, created_at, updated_at, message, campaign, "
-    "row_number) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING"
+    "row_number, escalate_after, escalate_unless) VALUES (?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (idempotency_key) DO NOTHING"
 )
 
 
 def ingest_chunk(
-    conn: sqlite3.Connection, items: Sequence[tuple[int, Message]], campaign: int | None, now: float
+    conn: sqlite3.Connection,
+    items: Sequence[tuple[int, Message]],
+    campaign: int | None,
+    now: float,
+    escalate: tuple[float, int] | None = None,
 ) -> tuple[int, list[DeliveryResult]]:
     """Journal ``(row number, message)`` pairs as free ``pending`` rows of ``campaign``.
 
@@ -298,6 +364,8 @@ def ingest_chunk(
     messages already journalled: a final row's stored result, a busy result
     for a row another live run holds (or a key given twice in this chunk).
     A known row that is not final joins ``campaign`` and is sent by the run.
+    ``escalate`` (seconds, receipt level) arms an escalation on each new row
+    once a provider accepts it.
     New keys are inserted first (one ``executemany``); only when some were
     already there are those rows read back, so a fresh campaign costs no lookups.
     """
@@ -305,6 +373,7 @@ def ingest_chunk(
     fresh: set[str] = set()
     new_rows: list[tuple[Any, ...]] = []
     encode = _encoder.encode
+    after, unless = escalate if escalate is not None else (None, None)
     for number, message in items:
         metadata = message.metadata
         key = metadata.idempotency_key
@@ -312,7 +381,7 @@ def ingest_chunk(
             given.append(_busy(key, metadata.reference_id).result)  # type: ignore[arg-type]
             continue
         fresh.add(key)
-        new_rows.append((key, metadata.reference_id, now, now, encode(message), campaign, number))
+        new_rows.append((key, metadata.reference_id, now, now, encode(message), campaign, number, after, unless))
     base = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
     before = conn.total_changes
     conn.executemany(_INSERT, new_rows)
@@ -375,9 +444,18 @@ _SENDING_SQL = (
     "UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?, route = ?, "
     "updated_at = ? WHERE id = ? AND owner = ?"
 )
+# A new provider's acceptance starts its receipts afresh; an accepted row arms its escalation timer.
 _FINAL_SQL = (
-    "UPDATE outbox SET state = ?, owner = NULL, next_attempt_at = ?, provider = ?, provider_message_id = ?, "
-    "error_code = ?, error_class = ?, error_message = ?, updated_at = ? WHERE id = ? AND state != 'sent'"
+    "UPDATE outbox SET state = ?1, owner = NULL, next_attempt_at = ?2, "
+    "receipt_level = CASE WHEN provider IS NOT NULL AND provider IS NOT ?3 THEN NULL ELSE receipt_level END, "
+    "receipt_status = CASE WHEN provider IS NOT NULL AND provider IS NOT ?3 THEN NULL ELSE receipt_status END, "
+    "receipt_at = CASE WHEN provider IS NOT NULL AND provider IS NOT ?3 THEN NULL ELSE receipt_at END, "
+    "escalate_at = CASE WHEN ?1 = 'sent' AND escalate_after IS NOT NULL THEN ?8 + escalate_after ELSE NULL END, "
+    "provider = ?3, provider_message_id = ?4, error_code = ?5, error_class = ?6, error_message = ?7, "
+    "updated_at = ?8 WHERE id = ?9 AND state != 'sent'"
+)
+_ACCEPT_SQL = (
+    "INSERT OR IGNORE INTO accepts (provider_message_id, provider, outbox_id, accepted_at) VALUES (?, ?, ?, ?)"
 )
 _STATE_OF_STATUS = {"delivered": "sent", "failed": "failed", "unknown": "unknown"}
 
@@ -410,6 +488,22 @@ def _still_ours(conn: sqlite3.Connection, claims: Sequence[tuple[int, str]]) -> 
     return answers
 
 
+def _accepts(calls: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The (message id, provider, row, time) of each accepted outcome among ``mark_final`` calls,
+    so receipts find the row by the provider's message id even after a later escalation."""
+    return [
+        (result.provider_message_id, result.provider, row_id, now)
+        for row_id, result, now, defer_until in calls
+        if defer_until is None and result.status == "delivered" and result.provider and result.provider_message_id
+    ]
+
+
+def _record_accepts(conn: sqlite3.Connection, accepted: list[tuple[Any, ...]]) -> None:
+    if accepted:
+        conn.executemany(_ACCEPT_SQL, accepted)
+        adopt_orphans(conn, accepted)
+
+
 def mark_sending(conn: sqlite3.Connection, row_id: int, owner: str, now: float, lease_until: float, route: str) -> bool:
     """Mark a claimed row ``sending`` before its provider is called; False if the lease was lost."""
     return conn.execute(_SENDING_SQL, (lease_until, route, now, row_id, owner)).rowcount == 1
@@ -429,10 +523,12 @@ def mark_final(
 ) -> None:
     """Record a delivery's outcome (or its deferral); a row already ``sent`` is never downgraded."""
     conn.execute(_FINAL_SQL, _final_params(row_id, result, now, defer_until))
+    _record_accepts(conn, _accepts([(row_id, result, now, defer_until)]))
 
 
 def _mark_final_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[None]:
     conn.executemany(_FINAL_SQL, [_final_params(*call) for call in calls])
+    _record_accepts(conn, _accepts(calls))
     return [None] * len(calls)
 
 
@@ -454,6 +550,7 @@ def finish_and_start(
 
 def _finish_and_start_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
     conn.executemany(_FINAL_SQL, [_final_params(*call[:4]) for call in calls])
+    _record_accepts(conn, _accepts([call[:4] for call in calls]))
     return _mark_sending_many(conn, [(call[4], call[5], call[2], call[6], call[7]) for call in calls])
 
 
