@@ -49,7 +49,9 @@ A single Python stays a plain string so session names keep their short form (``c
 PLUGINS = sorted(path.name for path in (ROOT / "plugins").glob("broadcastio-*") if (path / "pyproject.toml").exists())
 TEST_TOOLS = ["pytest>=8", "pytest-asyncio>=0.24", "hypothesis>=6.100", "pytest-timeout", "trustme"]
 
-nox.options.sessions = ["lint", "types", "core", "plugin", "plugins_all", "template", "node", "node_schema", "docs"]
+# node first: its `npm ci` (which compiles better-sqlite3) leaves node_modules in place, so the
+# Python end-to-end tests that start node-whatsapp do not install it again.
+nox.options.sessions = ["lint", "types", "node", "node_schema", "core", "plugin", "plugins_all", "template", "docs"]
 
 
 def _install_core(session: nox.Session) -> None:
