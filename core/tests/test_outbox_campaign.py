@@ -323,3 +323,33 @@ def test_a_version_1_outbox_is_upgraded(tmp_path: Path) -> None:
             assert [r.status for r in orchestrator.resume(box)] == ["delivered"]
         finally:
             orchestrator.close()
+
+
+class TestChunks:
+    """``aresume(rows=...)``: one chunk of a campaign, as a Celery chunk task sends it."""
+
+    async def test_a_chunk_sends_only_its_rows_and_a_second_run_sends_nothing(
+        self, outbox: Outbox, make_orchestrator: Build
+    ) -> None:
+        outbox.add(messages(50), campaign="c")
+        fake = FakeProvider()
+        orchestrator = make_orchestrator([fake])
+        first = await collect(orchestrator.aresume(outbox, campaign="c", rows=(11, 20)))
+        assert sorted(r.idempotency_key for r in first) == sorted(f"key-{i}" for i in range(10, 20))
+        assert fake.calls == 10
+        assert outbox.campaign("c").sent == 10
+        again = await collect(orchestrator.aresume(outbox, campaign="c", rows=(11, 20)))
+        assert fake.calls == 10  # a redelivered chunk finds its rows sent
+        assert all(r.ok for r in again) or again == []
+        rest = await collect(orchestrator.aresume(outbox, campaign="c"))
+        assert len(rest) == 40 and outbox.campaign("c").sent == 50
+
+    @pytest.mark.parametrize("rows", [(0, 3), (5, 2), (1,), [1, 2], (1.0, 2.0), (True, 2)])
+    async def test_a_bad_range_is_a_usage_error(self, outbox: Outbox, make_orchestrator: Build, rows: object) -> None:
+        outbox.add(messages(3), campaign="c")
+        with pytest.raises(UsageError, match="rows="):
+            await collect(make_orchestrator([FakeProvider()]).aresume(outbox, campaign="c", rows=rows))  # type: ignore[arg-type]
+
+    async def test_a_range_needs_a_campaign(self, outbox: Outbox, make_orchestrator: Build) -> None:
+        with pytest.raises(UsageError, match="needs campaign"):
+            await collect(make_orchestrator([FakeProvider()]).aresume(outbox, rows=(1, 2)))

@@ -315,8 +315,13 @@ class Orchestrator:
         campaign: str | None = None,
         deadline: float | None = None,
         control: RunControl | None = None,
+        rows: tuple[int, int] | None = None,
     ) -> AsyncGenerator[DeliveryResult, None]:
         """Finish what stopped runs left in ``outbox`` (or in one ``campaign`` of it), yielding each result.
+
+        ``rows=(first, last)`` (with ``campaign``) limits the run to the rows
+        whose input row numbers lie in that range: one chunk of a campaign,
+        as a Celery chunk task sends it.
 
         ``pending`` rows are sent, deferred ones when they fall due within
         ``deadline`` seconds (default 900); a row left ``sending`` by a dead
@@ -343,6 +348,7 @@ class Orchestrator:
             campaign=campaign,
             deadline=deadline,
             control=control,
+            rows=rows,
         )
         try:
             async for result in resumed:
@@ -404,6 +410,7 @@ class Orchestrator:
         campaign: str | None = None,
         deadline: float | None = None,
         control: RunControl | None = None,
+        rows: tuple[int, int] | None = None,
     ) -> Iterator[DeliveryResult]:
         """Sync facade of :meth:`aresume`: a plain iterator of results."""
         ensure_no_running_loop("resume", "aresume")
@@ -416,6 +423,7 @@ class Orchestrator:
                 campaign=campaign,
                 deadline=deadline,
                 control=control,
+                rows=rows,
             ),
             concurrency,
         )

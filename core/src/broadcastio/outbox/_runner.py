@@ -85,6 +85,21 @@ def _check_deadline(deadline: float | None) -> float:
     return float(deadline)
 
 
+def _check_rows(rows: object, campaign: str | None) -> tuple[int, int] | None:
+    if rows is None:
+        return None
+    if campaign is None:
+        raise UsageError("rows= needs campaign=: row numbers count within one campaign")
+    if (
+        not isinstance(rows, tuple)
+        or len(rows) != 2
+        or not all(isinstance(end, int) and not isinstance(end, bool) and end >= 1 for end in rows)
+        or rows[0] > rows[1]
+    ):
+        raise UsageError(f"rows= must be (first, last) row numbers with 1 <= first <= last, got {rows!r}")
+    return (rows[0], rows[1])
+
+
 class JournalRun:
     """One run over the journal: the pool's source and its journal at once."""
 
@@ -120,6 +135,7 @@ class JournalRun:
         self.control = control or RunControl()
         self.control.reset_report()
         self.campaign: int | None = None
+        self.rows: tuple[int, int] | None = None  # one chunk of the campaign: input row numbers first..last
         self.report_stored = True  # a watcher's passes do not report rows nobody moved
         self.work: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(CHUNK, concurrency))
         self.held: set[int] = set()  # rows this run has claimed and not finished
@@ -276,7 +292,7 @@ class JournalRun:
             while not self.control.stopping:
                 now, until = self.lease_until()
                 after, decisions = await self.writer.submit(
-                    claim_due, self.campaign, after, CHUNK, self.owner, now, until, self.idempotent
+                    claim_due, self.campaign, after, CHUNK, self.owner, now, until, self.idempotent, self.rows
                 )
                 if not decisions:
                     break
@@ -296,7 +312,7 @@ class JournalRun:
             first = False
             await self.idle.wait()  # the rows of this scan are finished (or deferred)
             now = self.outbox.now()
-            deferred, due, _, _ = await self.writer.submit(waiting, self.campaign, self.owner, now)
+            deferred, due, _, _ = await self.writer.submit(waiting, self.campaign, self.owner, now, self.rows)
             timer = await self.writer.submit(next_escalation, self.campaign) if self.escalate else None
             if timer is not None and timer <= ends_at:
                 due = timer if due is None or not deferred else min(due, timer)
@@ -321,7 +337,7 @@ class JournalRun:
     async def report(self) -> None:
         """What is left for later: deferred rows and rows other runs hold."""
         deferred, due, leased, leased_until = await self.writer.submit(
-            waiting, self.campaign, self.owner, self.outbox.now()
+            waiting, self.campaign, self.owner, self.outbox.now(), self.rows
         )
         control = self.control
         control.deferred, control.deferred_until = deferred, due
@@ -379,6 +395,8 @@ class JournalRun:
             "provider_message_id, error_code, error_class, error_message"
         )
         scope, params = ("campaign = ? AND ", (self.campaign,)) if self.campaign is not None else ("", ())
+        if self.rows is not None:
+            scope, params = f"{scope}row_number BETWEEN ? AND ? AND ", (*params, *self.rows)
         with self.outbox._reader() as conn:
             query = (
                 f"SELECT {columns} FROM outbox WHERE {scope}state = 'pending' AND owner IS NULL "
@@ -471,8 +489,12 @@ async def journalled_resume(
     campaign: str | None = None,
     deadline: float | None = None,
     control: RunControl | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> AsyncGenerator[DeliveryResult, None]:
     """Deliver the rows that are not final (of one campaign, or all), in journal order.
+
+    ``rows=(first, last)`` (needs ``campaign``) keeps to the rows whose input
+    row numbers lie in that range, both ends included.
 
     ``pending`` rows are sent (deferred ones when due, within the deadline);
     ``sending`` rows whose run is gone become ``unknown``; ``unknown`` rows
@@ -481,6 +503,7 @@ async def journalled_resume(
     live run holds are left alone and not yielded.
     """
     run = JournalRun(outbox, deliver, slots, all_slots, concurrency=concurrency, deadline=deadline, control=control)
+    run.rows = _check_rows(rows, campaign)
     if campaign is not None:
         outbox.campaign(campaign)  # raises UsageError naming the campaigns when unknown
         run.campaign = await run.writer.submit(open_campaign, campaign, outbox.now())

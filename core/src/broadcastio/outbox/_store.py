@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     skip TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_by_campaign ON outbox (campaign);
+CREATE INDEX IF NOT EXISTS outbox_by_campaign_row ON outbox (campaign, row_number);
 """
 
 # Version 3: receipts, the acceptances they are matched by, and escalations.
@@ -416,28 +417,33 @@ def claim_due(
     now: float,
     lease_until: float,
     idempotent: frozenset[str],
+    rows: tuple[int, int] | None = None,
 ) -> tuple[int, list[Decision]]:
     """Decide about up to ``limit`` open rows after row ``after_id`` (of one
-    campaign, or of all); sendable rows are claimed and come with their message.
+    campaign, or of all; with ``rows``, of that range of input row numbers);
+    sendable rows are claimed and come with their message.
 
     Returns the last row id scanned (unchanged: the scan is over) and the decisions.
     """
     where = "campaign = ? AND id > ?" if campaign is not None else "id > ?"
-    params: tuple[Any, ...] = (campaign, after_id, limit) if campaign is not None else (after_id, limit)
-    rows = conn.execute(
+    params: tuple[Any, ...] = (campaign, after_id) if campaign is not None else (after_id,)
+    if rows is not None:
+        where += " AND row_number BETWEEN ? AND ?"
+        params = (*params, *rows)
+    found = conn.execute(
         f"SELECT {_ROW_COLUMNS} FROM outbox WHERE {where} AND state IN ('pending', 'sending', 'unknown') "
         "ORDER BY id LIMIT ?",
-        params,
+        (*params, limit),
     ).fetchall()
     decisions: list[Decision] = []
-    for row in rows:
+    for row in found:
         decision = _decide(conn, row, owner, now, lease_until, idempotent)
         if decision.kind == "send":
             decision = _load(conn, decision, row, now)
         elif decision.result is not None:
             decision.row_number = row[13]
         decisions.append(decision)
-    return (rows[-1][0] if rows else after_id), decisions
+    return (found[-1][0] if found else after_id), decisions
 
 
 _SENDING_SQL = (
@@ -604,11 +610,14 @@ def release(conn: sqlite3.Connection, owner: str, now: float) -> None:
 
 
 def waiting(
-    conn: sqlite3.Connection, campaign: int | None, owner: str, now: float
+    conn: sqlite3.Connection, campaign: int | None, owner: str, now: float, rows: tuple[int, int] | None = None
 ) -> tuple[int, float | None, int, float | None]:
     """(rows waiting for a later attempt, the earliest due time: ``now`` when some
-    are due already; rows leased by other live runs, the latest lease end)."""
+    are due already; rows leased by other live runs, the latest lease end);
+    of one campaign, or one range of its input row numbers."""
     scope, params = ("campaign = ? AND ", (campaign,)) if campaign is not None else ("", ())
+    if rows is not None:
+        scope, params = f"{scope}row_number BETWEEN ? AND ? AND ", (*params, *rows)
     deferred, due = conn.execute(
         f"SELECT count(*), min(next_attempt_at) FROM outbox WHERE {scope}state = 'pending' AND owner IS NULL "
         "AND next_attempt_at IS NOT NULL",
