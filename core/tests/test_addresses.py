@@ -60,3 +60,37 @@ def test_mask_address_is_the_core_one() -> None:
     from broadcastio.logs import mask_address as logs_mask
 
     assert mask_address is logs_mask
+
+
+def test_recipient_error_is_none_for_an_email_and_a_masked_permanent_error_otherwise() -> None:
+    from broadcastio import ErrorClass, ErrorCode
+    from broadcastio.addresses import recipient_error
+
+    assert recipient_error("ada@example.org") is None
+    error = recipient_error("+15551234567")
+    assert error is not None
+    assert error.code == ErrorCode.INVALID_RECIPIENT
+    assert error.error_class is ErrorClass.PERMANENT
+    assert "15551234567" not in error.message
+
+
+@pytest.mark.parametrize("value", ["", "   ", "a\nb", "a\rb", None, 42])
+def test_single_line_refuses_what_would_break_a_header_and_never_names_the_value(value: object) -> None:
+    from broadcastio import ConfigurationError
+    from broadcastio.plugins import single_line
+
+    with pytest.raises(
+        ConfigurationError, match="provider 'p': api_key must be a non-empty single-line string"
+    ) as caught:
+        single_line("p", "api_key", value)
+    if isinstance(value, str) and value.strip():
+        assert value not in str(caught.value)
+
+
+def test_single_line_returns_the_value_and_honours_forbidden_characters() -> None:
+    from broadcastio import ConfigurationError
+    from broadcastio.plugins import single_line
+
+    assert single_line("p", "api_key", "k-123") == "k-123"
+    with pytest.raises(ConfigurationError, match="api_key"):
+        single_line("p", "api_key", "user:pass", forbidden=":")

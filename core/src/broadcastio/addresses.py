@@ -5,9 +5,11 @@ Every email-API plugin (SendGrid, Postmark, Resend, Mailgun, SES) takes a
 the addresses an API quotes back in its error text. These helpers do it one
 way for all of them, on the standard library's :mod:`email.utils` parser::
 
-    from broadcastio.addresses import is_email, parse_sender, redact_emails
+    from broadcastio.addresses import parse_sender, recipient_error, redact_emails
 
     self.sender_name, self.sender = parse_sender(name, from_address)
+    ...
+    error = recipient_error(address)  # in send(), before any request
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from __future__ import annotations
 import email.utils
 import re
 
-from broadcastio._errors import ConfigurationError
+from broadcastio._errors import ConfigurationError, ErrorCode
+from broadcastio._models import DeliveryError
 from broadcastio._scrub import mask_address
 
-__all__ = ["is_email", "mask_address", "parse_sender", "redact_emails"]
+__all__ = ["is_email", "mask_address", "parse_sender", "recipient_error", "redact_emails"]
 
 _EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _EMAIL_IN_TEXT = re.compile(r"[^@\s<>\"',;:()\[\]]+@[^@\s<>\"',;:()\[\]]+\.[A-Za-z]{2,}")
@@ -27,6 +30,14 @@ _EMAIL_IN_TEXT = re.compile(r"[^@\s<>\"',;:()\[\]]+@[^@\s<>\"',;:()\[\]]+\.[A-Za
 def is_email(value: object) -> bool:
     """Whether ``value`` is a bare ``user@domain.tld`` address (a display name is not accepted here)."""
     return isinstance(value, str) and bool(_EMAIL.match(value))
+
+
+def recipient_error(address: str) -> DeliveryError | None:
+    """None for a bare email address; otherwise the permanent ``invalid_recipient``
+    error to return without a request, naming the address masked."""
+    if is_email(address):
+        return None
+    return DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, f"{mask_address(address)} is not an email address")
 
 
 def parse_sender(provider: str, value: object, *, setting: str = "from_address") -> tuple[str | None, str]:

@@ -27,6 +27,7 @@ __all__ = [
     "ProviderType",
     "make_plugin_manager",
     "provider_types",
+    "single_line",
 ]
 
 ENTRY_POINT_GROUP = "broadcastio"
@@ -34,6 +35,18 @@ ALLOW_ENV = "BROADCASTIO_PLUGINS"
 DENY_ENV = "BROADCASTIO_DISABLE_PLUGINS"
 
 _log = get_logger("broadcastio.plugins")
+
+
+def single_line(provider: str, setting: str, value: object, *, forbidden: str = "") -> str:
+    """``value`` when it is a non-empty one-line string (without any of ``forbidden``).
+
+    For credentials and header values a plugin puts on the wire: a newline
+    there would split a header. Raises :class:`~broadcastio.ConfigurationError`
+    naming the provider and the setting, never the value (it may be a secret).
+    """
+    if not isinstance(value, str) or not value.strip() or any(char in value for char in "\r\n" + forbidden):
+        raise ConfigurationError(f"provider {provider!r}: {setting} must be a non-empty single-line string")
+    return value
 
 
 class PluginInfo(Struct, frozen=True, kw_only=True):

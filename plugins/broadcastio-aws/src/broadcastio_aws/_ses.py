@@ -21,14 +21,14 @@ from broadcastio import (
     ConfigurationError,
     DeliveryError,
     DeliveryResult,
-    ErrorCode,
     Message,
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.addresses import is_email, parse_sender
+from broadcastio.addresses import parse_sender, recipient_error
 from broadcastio.http import json_object
 from broadcastio.logs import get_logger, mask_address
+from broadcastio.plugins import single_line
 
 from broadcastio_aws._base import AwsProvider
 from broadcastio_aws._errors import ses_error
@@ -77,8 +77,7 @@ class SesProvider(AwsProvider):
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         parse_sender(name, from_address)  # validates before any credential lookup
-        if not isinstance(default_subject, str) or not default_subject or any(c in default_subject for c in "\r\n"):
-            raise ConfigurationError(f"provider {name!r}: default_subject must be a non-empty single-line string")
+        single_line(name, "default_subject", default_subject)
         if configuration_set is not None and (not isinstance(configuration_set, str) or not configuration_set):
             raise ConfigurationError(f"provider {name!r}: configuration_set must be a non-empty string or None")
         super().__init__(
@@ -140,8 +139,8 @@ class SesProvider(AwsProvider):
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """One signed SendEmail call; an address that cannot be an email fails here without a request."""
         to = address.strip()
-        if not is_email(to):
-            error = DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, f"{mask_address(to)} is not an email address")
+        error = recipient_error(to)
+        if error is not None:
             return self._failed(error)
         body = json.dumps(self.payload(message, to), separators=(",", ":")).encode()
         response = await self.signed_request("POST", SEND_PATH, body, _JSON)

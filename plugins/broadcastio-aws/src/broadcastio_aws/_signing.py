@@ -23,6 +23,7 @@ from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 from botocore.session import Session  # type: ignore[import-untyped]
 from broadcastio import ConfigurationError
+from broadcastio.plugins import single_line
 
 __all__ = ["Signer"]
 
@@ -54,9 +55,8 @@ class Signer:
             self._credentials: Any = found
             self._static = False
         else:
-            for setting, value in (("access_key_id", access_key_id), ("secret_access_key", secret_access_key)):
-                if not isinstance(value, str) or not value.strip() or any(c in value for c in "\r\n"):
-                    raise ConfigurationError(f"provider {provider!r}: {setting} must be a non-empty single-line string")
+            single_line(provider, "access_key_id", access_key_id)
+            single_line(provider, "secret_access_key", secret_access_key)
             if session_token is not None and (not isinstance(session_token, str) or not session_token.strip()):
                 raise ConfigurationError(f"provider {provider!r}: session_token must be a non-empty string or None")
             self._credentials = Credentials(access_key_id, secret_access_key, session_token)

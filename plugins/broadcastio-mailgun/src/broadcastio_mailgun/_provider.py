@@ -19,14 +19,14 @@ from broadcastio import (
     ConfigurationError,
     DeliveryError,
     DeliveryResult,
-    ErrorCode,
     Message,
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.addresses import is_email, parse_sender
+from broadcastio.addresses import parse_sender, recipient_error
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
+from broadcastio.plugins import single_line
 
 from broadcastio_mailgun._errors import error_from_response
 
@@ -77,8 +77,7 @@ class MailgunProvider(HttpProvider):
         transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
-        if not isinstance(api_key, str) or not api_key.strip() or any(c in api_key for c in "\r\n"):
-            raise ConfigurationError(f"provider {name!r}: api_key must be a non-empty single-line string")
+        single_line(name, "api_key", api_key)
         if not isinstance(domain, str) or not _DOMAIN.match(domain):
             raise ConfigurationError(f"provider {name!r}: domain must be a domain name such as mg.example.com")
         if region not in REGIONS:
@@ -139,8 +138,8 @@ class MailgunProvider(HttpProvider):
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """One multipart POST to Mailgun; an address that cannot be an email fails here without a request."""
         to = address.strip()
-        if not is_email(to):
-            error = DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, f"{mask_address(to)} is not an email address")
+        error = recipient_error(to)
+        if error is not None:
             return self._failed(error)
         response = await self.request("POST", self._messages_path, files=self.form(message, to))
         if isinstance(response, DeliveryError):

@@ -18,14 +18,14 @@ from broadcastio import (
     ConfigurationError,
     DeliveryError,
     DeliveryResult,
-    ErrorCode,
     Message,
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.addresses import is_email, parse_sender
+from broadcastio.addresses import parse_sender, recipient_error
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
+from broadcastio.plugins import single_line
 
 from broadcastio_postmark._errors import error_from_response
 
@@ -71,8 +71,7 @@ class PostmarkProvider(HttpProvider):
         transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
-        if not isinstance(server_token, str) or not server_token.strip() or any(c in server_token for c in "\r\n"):
-            raise ConfigurationError(f"provider {name!r}: server_token must be a non-empty single-line string")
+        single_line(name, "server_token", server_token)
         if not isinstance(message_stream, str) or not message_stream.strip():
             raise ConfigurationError(f"provider {name!r}: message_stream must be a non-empty string")
         if tag is not None and (not isinstance(tag, str) or not tag or len(tag) > 1000):
@@ -134,8 +133,8 @@ class PostmarkProvider(HttpProvider):
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """One POST to Postmark; an address that cannot be an email fails here without a request."""
         to = address.strip()
-        if not is_email(to):
-            error = DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, f"{mask_address(to)} is not an email address")
+        error = recipient_error(to)
+        if error is not None:
             return self._failed(error)
         response = await self.request("POST", EMAIL_PATH, json=self.payload(message, to))
         if isinstance(response, DeliveryError):

@@ -16,17 +16,16 @@ from typing import Any
 
 import httpx
 from broadcastio import (
-    ConfigurationError,
     DeliveryError,
     DeliveryResult,
-    ErrorCode,
     Message,
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.addresses import is_email, parse_sender
+from broadcastio.addresses import parse_sender, recipient_error
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
+from broadcastio.plugins import single_line
 
 from broadcastio_resend._errors import error_from_response
 
@@ -71,10 +70,8 @@ class ResendProvider(HttpProvider):
         transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
-        if not isinstance(api_key, str) or not api_key.strip() or any(c in api_key for c in "\r\n"):
-            raise ConfigurationError(f"provider {name!r}: api_key must be a non-empty single-line string")
-        if not isinstance(default_subject, str) or not default_subject or any(c in default_subject for c in "\r\n"):
-            raise ConfigurationError(f"provider {name!r}: default_subject must be a non-empty single-line string")
+        single_line(name, "api_key", api_key)
+        single_line(name, "default_subject", default_subject)
         super().__init__(
             name=name,
             channel="email",
@@ -122,8 +119,8 @@ class ResendProvider(HttpProvider):
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """One POST to Resend carrying the message's idempotency key."""
         to = address.strip()
-        if not is_email(to):
-            error = DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, f"{mask_address(to)} is not an email address")
+        error = recipient_error(to)
+        if error is not None:
             return self._failed(error)
         # broadcastio keys are 1-255 characters on one line: within Resend's 1-256.
         headers = {IDEMPOTENCY_HEADER: message.metadata.idempotency_key}

@@ -16,17 +16,16 @@ from typing import Any
 
 import httpx
 from broadcastio import (
-    ConfigurationError,
     DeliveryError,
     DeliveryResult,
-    ErrorCode,
     Message,
     ProviderHealth,
     RetryPolicy,
 )
-from broadcastio.addresses import is_email, parse_sender
+from broadcastio.addresses import parse_sender, recipient_error
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger, mask_address
+from broadcastio.plugins import single_line
 
 from broadcastio_sendgrid._errors import error_from_response
 
@@ -70,10 +69,8 @@ class SendGridProvider(HttpProvider):
         transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
-        if not isinstance(api_key, str) or not api_key.strip() or any(c in api_key for c in "\r\n"):
-            raise ConfigurationError(f"provider {name!r}: api_key must be a non-empty single-line string")
-        if not isinstance(default_subject, str) or not default_subject or any(c in default_subject for c in "\r\n"):
-            raise ConfigurationError(f"provider {name!r}: default_subject must be a non-empty single-line string")
+        single_line(name, "api_key", api_key)
+        single_line(name, "default_subject", default_subject)
         super().__init__(
             name=name,
             channel="email",
@@ -131,8 +128,8 @@ class SendGridProvider(HttpProvider):
     async def send(self, message: Message, address: str) -> DeliveryResult:
         """One POST to Mail Send; an address that cannot be an email fails here without a request."""
         to = address.strip()
-        if not is_email(to):
-            error = DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, f"{mask_address(to)} is not an email address")
+        error = recipient_error(to)
+        if error is not None:
             return self._failed(error)
         response = await self.request("POST", MAIL_SEND_PATH, json=self.payload(message, to))
         if isinstance(response, DeliveryError):

@@ -26,6 +26,7 @@ from broadcastio import (
 )
 from broadcastio.http import HttpProvider, json_object
 from broadcastio.logs import get_logger
+from broadcastio.plugins import single_line
 
 from broadcastio_vonage._errors import error_from_response
 from broadcastio_vonage._phone import is_alphanumeric_sender, mask_phone, to_vonage_number
@@ -72,9 +73,8 @@ class VonageSmsProvider(HttpProvider):
         transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
-        for setting, value in (("api_key", api_key), ("api_secret", api_secret)):
-            if not isinstance(value, str) or not value.strip() or any(c in value for c in "\r\n:"):
-                raise ConfigurationError(f"provider {name!r}: {setting} must be a non-empty single-line string")
+        single_line(name, "api_key", api_key, forbidden=":")  # HTTP Basic: a colon would split the pair
+        single_line(name, "api_secret", api_secret)
         if not isinstance(account_url, str) or not account_url.startswith(("http://", "https://")):
             raise ConfigurationError(f"provider {name!r}: account_url must start with http:// or https://")
         super().__init__(
