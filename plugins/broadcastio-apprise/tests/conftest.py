@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import collections
 import email
 import email.policy
 import itertools
@@ -24,45 +22,33 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 
 NTFY_USER, NTFY_PASSWORD = "alerts", "ntfy-secret-pw-42"
 
 
 @dataclass
-class Reply:
-    status: int
-    delay: float = 0.0
-
-
-@dataclass
-class Receiver:
+class Receiver(ScriptedReplies):
     """Records what each service got; answers from a script, then as the service would."""
 
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
-    script: collections.deque[Reply] = field(default_factory=collections.deque)
+
+    def __post_init__(self) -> None:
+        super().__init__()
 
     @property
     def host(self) -> str:
         return self.url.split("://", 1)[1]
 
     def answer(self, status: int, *, delay: float = 0.0) -> None:
-        self.script.append(Reply(status, delay))
-
-    async def _scripted(self) -> web.Response | None:
-        if not self.script:
-            return None
-        reply = self.script.popleft()
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
-        return web.json_response({"error": "scripted"}, status=reply.status)
+        self.reply(status, {"error": "scripted"}, delay=delay)
 
 
 class JsonReceiver(Receiver):
     async def handle(self, request: web.Request) -> web.Response:
         self.requests.append({"path": request.path, "headers": dict(request.headers), "body": await request.json()})
-        return await self._scripted() or web.json_response({"ok": True})
+        return await self.scripted() or web.json_response({"ok": True})
 
 
 class NtfyServer(Receiver):
@@ -75,7 +61,7 @@ class NtfyServer(Receiver):
             return web.json_response({"code": 40101, "http": 401, "error": "unauthorized"}, status=401)
         body = await request.json()
         self.requests.append({"headers": dict(request.headers), "body": body})
-        scripted = await self._scripted()
+        scripted = await self.scripted()
         if scripted is not None:
             return scripted
         now = int(time.time())

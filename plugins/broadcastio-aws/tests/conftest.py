@@ -13,14 +13,11 @@ REST-JSON with ``x-amzn-ErrorType`` for SES v2, Query-API XML for SNS.
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import datetime as dt
 import hmac
 import itertools
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,7 +26,7 @@ from aiohttp import web
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 from broadcastio_aws import SesProvider, SnsProvider
 
 ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -43,14 +40,6 @@ IDENTITY = "alerts@example.com"
 TO = "ada@example.org"
 PHONE = "+12065550100"
 SNS_NS = "http://sns.amazonaws.com/doc/2010-03-31/"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
 
 
 def verify_sigv4(request: web.Request, body: bytes, *, service: str, region: str) -> str | None:
@@ -95,7 +84,7 @@ def verify_sigv4(request: web.Request, body: bytes, *, service: str, region: str
     return None
 
 
-class FakeSes:
+class FakeSes(ScriptedReplies):
     """SES v2 ``SendEmail`` and ``GetAccount``, REST-JSON errors with ``x-amzn-ErrorType``."""
 
     ACCESS_KEY = ACCESS_KEY
@@ -104,20 +93,16 @@ class FakeSes:
     TO = TO
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.rejections: list[str] = []
         self.sending_enabled = True
         self._ids = itertools.count(1)
 
     def reply_error(self, status: int, name: str, message: str, *, delay: float = 0.0, **headers: str) -> None:
-        extra = {k.replace("_", "-"): v for k, v in headers.items()}
-        extra["x-amzn-ErrorType"] = f"{name}:http://internal.amazon.com/coral/com.amazonaws.sesv2/"
-        self.replies.append(Reply(status, json.dumps({"message": message}), extra, delay))
-
-    def reply(self, status: int, body: dict[str, Any], *, delay: float = 0.0) -> None:
-        self.replies.append(Reply(status, json.dumps(body), {}, delay))
+        error_type = f"{name}:http://internal.amazon.com/coral/com.amazonaws.sesv2/"
+        self.reply(status, {"message": message}, delay=delay, **headers, x_amzn_ErrorType=error_type)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -157,13 +142,9 @@ class FakeSes:
         body = json.loads(raw)
         self.received.append(body)
         self.headers.append(dict(request.headers))
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return web.Response(
-                status=reply.status, text=reply.body, headers=reply.headers, content_type="application/json"
-            )
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         if IDENTITY not in str(body.get("FromEmailAddress", "")):
             return self._error(
                 400,
@@ -202,34 +183,28 @@ def sns_error_xml(code: str, message: str, kind: str = "Sender") -> str:
     )
 
 
-class FakeSns:
+class FakeSns(ScriptedReplies):
     """SNS ``Publish`` (to a phone number) and ``GetSMSAttributes``, Query-API XML in and out."""
+
+    text_type = "text/xml"
 
     ACCESS_KEY = ACCESS_KEY
     SECRET_KEY = SECRET_KEY
     PHONE = PHONE
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[list[tuple[str, str]]] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.rejections: list[str] = []
         self._ids = itertools.count(1)
 
     def reply_error(self, status: int, code: str, message: str, *, delay: float = 0.0, **headers: str) -> None:
-        extra = {k.replace("_", "-"): v for k, v in headers.items()}
-        self.replies.append(Reply(status, sns_error_xml(code, message), extra, delay))
-
-    def reply(self, status: int, body: str, *, delay: float = 0.0) -> None:
-        self.replies.append(Reply(status, body, {}, delay))
+        self.reply(status, sns_error_xml(code, message), delay=delay, **headers)
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/", self._query)
         return app
-
-    @staticmethod
-    def _xml(status: int, text: str, headers: dict[str, str] | None = None) -> web.Response:
-        return web.Response(status=status, text=text, headers=headers, content_type="text/xml")
 
     async def _query(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -237,10 +212,10 @@ class FakeSns:
         if problem is not None:
             self.rejections.append(problem)
             if problem == "UnknownAccessKey":
-                return self._xml(
+                return self.respond(
                     403, sns_error_xml("InvalidClientTokenId", "The security token included in the request is invalid.")
                 )
-            return self._xml(
+            return self.respond(
                 403,
                 sns_error_xml(
                     "SignatureDoesNotMatch",
@@ -248,14 +223,14 @@ class FakeSns:
                 ),
             )
         if not request.content_type.startswith("application/x-www-form-urlencoded"):
-            return self._xml(400, sns_error_xml("InvalidParameter", "Content-Type must be form-urlencoded"))
+            return self.respond(400, sns_error_xml("InvalidParameter", "Content-Type must be form-urlencoded"))
         form = parse_qsl(raw.decode(), keep_blank_values=True)
         params = dict(form)
         if params.get("Version") != "2010-03-31":
-            return self._xml(400, sns_error_xml("InvalidParameterValue", "Unsupported Version"))
+            return self.respond(400, sns_error_xml("InvalidParameterValue", "Unsupported Version"))
         action = params.get("Action")
         if action == "GetSMSAttributes":
-            return self._xml(
+            return self.respond(
                 200,
                 f'<GetSMSAttributesResponse xmlns="{SNS_NS}"><GetSMSAttributesResult><attributes>'
                 "<entry><key>DefaultSMSType</key><value>Transactional</value></entry>"
@@ -263,24 +238,22 @@ class FakeSns:
                 "</ResponseMetadata></GetSMSAttributesResponse>",
             )
         if action != "Publish":
-            return self._xml(400, sns_error_xml("InvalidAction", f"Could not find operation {action}"))
+            return self.respond(400, sns_error_xml("InvalidAction", f"Could not find operation {action}"))
         self.received.append(form)
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return self._xml(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         phone = params.get("PhoneNumber", "")
         if not phone.startswith("+") or not phone[1:].isdigit():
-            return self._xml(
+            return self.respond(
                 400,
                 sns_error_xml(
                     "InvalidParameter", f"Invalid parameter: PhoneNumber Reason: {phone} is not valid to publish to"
                 ),
             )
         if not params.get("Message"):
-            return self._xml(400, sns_error_xml("InvalidParameter", "Invalid parameter: Empty message"))
-        return self._xml(
+            return self.respond(400, sns_error_xml("InvalidParameter", "Invalid parameter: Empty message"))
+        return self.respond(
             200,
             f'<PublishResponse xmlns="{SNS_NS}"><PublishResult>'
             f"<MessageId>567910cd-659e-55d4-8ccb-{next(self._ids):012d}</MessageId></PublishResult>"

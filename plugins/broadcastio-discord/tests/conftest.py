@@ -11,8 +11,6 @@ in the body and the ``X-RateLimit-*`` and ``Retry-After`` headers.
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import itertools
 import json
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 
 
 @dataclass
@@ -32,22 +30,14 @@ class Call:
     files: list[tuple[str, str, str, bytes]] = field(default_factory=list)  # field, filename, type, bytes
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-class FakeDiscord:
+class FakeDiscord(ScriptedReplies):
     HOOK_ID = "1234567890123456789"
     TOKEN = "AbCdEfGhIjKlMnOpQrStUvWxYz_0123456789-abcdefghijklmnopqrstuvwx"
     CHANNEL_ID = "987654321098765432"
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[Call] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.limit: int | None = None
         self.reset_after = 2.5
         self._ids = itertools.count(1_100_000_000_000_000_000)
@@ -57,19 +47,10 @@ class FakeDiscord:
     def hook_url(self) -> str:
         return f"{self.url}/api/webhooks/{self.HOOK_ID}/{self.TOKEN}"
 
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        self.replies.append(
-            Reply(status, body, {key.replace("_", "-"): value for key, value in headers.items()}, delay)
-        )
-
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/webhooks/{id}/{token}", self._webhook)
         return app
-
-    @staticmethod
-    def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
-        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
 
     def _webhook_object(self) -> dict[str, Any]:
         return {
@@ -84,24 +65,18 @@ class FakeDiscord:
 
     async def _webhook(self, request: web.Request) -> web.Response:
         if request.match_info["id"] != self.HOOK_ID:
-            return self._json(404, {"message": "Unknown Webhook", "code": 10015})
+            return self.respond(404, {"message": "Unknown Webhook", "code": 10015})
         if request.match_info["token"] != self.TOKEN:
-            return self._json(401, {"message": "Invalid Webhook Token", "code": 50027})
+            return self.respond(401, {"message": "Invalid Webhook Token", "code": 50027})
         if request.method == "GET":
-            return self._json(200, self._webhook_object())
+            return self.respond(200, self._webhook_object())
         if request.method != "POST":
-            return self._json(405, {"message": "405: Method Not Allowed", "code": 0})
+            return self.respond(405, {"message": "405: Method Not Allowed", "code": 0})
         call = await self._parse(request)
         self.calls.append(call)
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            if isinstance(reply.body, str):
-                return web.Response(
-                    status=reply.status, text=reply.body, headers=reply.headers, content_type="text/html"
-                )
-            return self._json(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         if self.limit is not None:
             sent = len(self.calls)
             remaining = max(self.limit - sent, 0)
@@ -113,16 +88,16 @@ class FakeDiscord:
             }
             if sent > self.limit:
                 headers.update({"Retry-After": str(int(self.reset_after) + 1), "X-RateLimit-Scope": "shared"})
-                return self._json(
+                return self.respond(
                     429,
                     {"message": "You are being rate limited.", "retry_after": self.reset_after, "global": False},
                     headers,
                 )
         content = call.payload.get("content") or ""
         if not content and not call.files:
-            return self._json(400, {"message": "Cannot send an empty message", "code": 50006})
+            return self.respond(400, {"message": "Cannot send an empty message", "code": 50006})
         if len(content) > 2000:
-            return self._json(
+            return self.respond(
                 400,
                 {
                     "message": "Invalid Form Body",
@@ -145,7 +120,7 @@ class FakeDiscord:
             ],
             "timestamp": "2026-01-01T00:00:00.000000+00:00",
         }
-        return self._json(200, message)
+        return self.respond(200, message)
 
     @staticmethod
     async def _parse(request: web.Request) -> Call:

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import collections
 import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 from broadcastio_fcm import FCM_SCOPE, FcmProvider
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -83,21 +81,16 @@ def google_error(status: int, google_status: str, message: str, fcm_code: str | 
     return {"error": error}
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-class FakeGoogle:
+class FakeGoogle(ScriptedReplies):
     """Google's token endpoint and FCM HTTP v1 on one local server."""
+
+    text_type = "text/plain"
 
     PROJECT = PROJECT
     DEVICE = DEVICE
 
     def __init__(self, key: rsa.RSAPrivateKey) -> None:
+        super().__init__()
         self.public_key = key.public_key()
         self.url = ""
         self.expires_in = 3600
@@ -108,17 +101,12 @@ class FakeGoogle:
         self.devices = {DEVICE}
         self.sent: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self._numbers = itertools.count(1)
         self._tokens = itertools.count(1)
 
     @property
     def token_uri(self) -> str:
         return f"{self.url}/token"
-
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        named = {key.replace("_", "-"): value for key, value in headers.items()}
-        self.replies.append(Reply(status, body, named, delay))
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -185,13 +173,9 @@ class FakeGoogle:
         payload = await request.json()
         self.sent.append(payload)
         self.headers.append(dict(request.headers))
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            if isinstance(reply.body, str):
-                return web.Response(status=reply.status, text=reply.body, headers=reply.headers)
-            return web.json_response(reply.body, status=reply.status, headers=reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         message = payload.get("message")
         targets = [key for key in ("token", "topic", "condition") if isinstance(message, dict) and key in message]
         if len(targets) != 1:

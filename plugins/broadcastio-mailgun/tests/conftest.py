@@ -9,18 +9,15 @@ knows one domain (404 for others), parses the multipart form, requires
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import collections
 import itertools
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 from broadcastio_mailgun import MailgunProvider
 
 API_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
@@ -30,46 +27,31 @@ TO = "ada@example.org"
 
 
 @dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
 class Received:
     fields: list[tuple[str, str]]
     files: list[tuple[str, str, str, bytes]]  # (field, filename, content type, content)
     content_type: str
 
 
-class FakeMailgun:
+class FakeMailgun(ScriptedReplies):
+    text_type = "text/plain"  # Mailgun's bare answers (``Forbidden``)
+
     API_KEY = API_KEY
     DOMAIN = DOMAIN
     SENDER = SENDER
     TO = TO
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[Received] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.domain_state = "active"
         self._ids = itertools.count(1)
-
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        self.replies.append(Reply(status, body, {k.replace("_", "-"): v for k, v in headers.items()}, delay))
 
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v3/{domain}/messages", self._messages)
         app.router.add_get("/v3/domains/{domain}", self._domain)
         return app
-
-    @staticmethod
-    def _answer(status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> web.Response:
-        if isinstance(body, str):
-            return web.Response(status=status, text=body, headers=headers, content_type="text/plain")
-        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
 
     @staticmethod
     def _authorized(request: web.Request) -> bool:
@@ -81,9 +63,9 @@ class FakeMailgun:
 
     async def _messages(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return self._answer(401, "Forbidden")
+            return self.respond(401, "Forbidden")
         if request.match_info["domain"] != DOMAIN:
-            return self._answer(404, {"message": "Domain not found: " + request.match_info["domain"]})
+            return self.respond(404, {"message": "Domain not found: " + request.match_info["domain"]})
         form = await request.post()
         fields, files = [], []
         for key, value in form.items():
@@ -92,31 +74,29 @@ class FakeMailgun:
             else:
                 fields.append((key, str(value)))
         self.received.append(Received(fields, files, request.content_type))
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return self._answer(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         values = dict(fields)
         for required in ("from", "to"):
             if not values.get(required):
-                return self._answer(400, {"message": f"'{required}' parameter is missing"})
+                return self.respond(400, {"message": f"'{required}' parameter is missing"})
         if "@" not in values["to"]:
-            return self._answer(400, {"message": "to parameter is not a valid address. please check documentation"})
+            return self.respond(400, {"message": "to parameter is not a valid address. please check documentation"})
         if not values.get("text") and not values.get("html"):
-            return self._answer(
+            return self.respond(
                 400, {"message": "Need at least one of 'text', 'html' or 'template' parameters specified"}
             )
-        return self._answer(
+        return self.respond(
             200, {"id": f"<20261201210000.{next(self._ids)}.1@{DOMAIN}>", "message": "Queued. Thank you."}
         )
 
     async def _domain(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return self._answer(401, "Forbidden")
+            return self.respond(401, "Forbidden")
         if request.match_info["domain"] != DOMAIN:
-            return self._answer(404, {"message": "Domain not found"})
-        return self._answer(
+            return self.respond(404, {"message": "Domain not found"})
+        return self.respond(
             200,
             {
                 "domain": {"name": DOMAIN, "state": self.domain_state, "type": "custom", "spam_action": "disabled"},

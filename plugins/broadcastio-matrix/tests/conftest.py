@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 
 
 @dataclass
@@ -35,15 +34,7 @@ class Event:
     event_id: str
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-class FakeHomeserver:
+class FakeHomeserver(ScriptedReplies):
     TOKEN = "syt_YnJvYWRjYXN0aW8_AbCdEfGhIjKlMnOpQrSt_0a1b2c"
     USER = "@broadcastio:example.org"
     ROOM = "!AbCdEfGhIjKl:example.org"
@@ -52,9 +43,9 @@ class FakeHomeserver:
     ALIAS = "#ops:example.org"
 
     def __init__(self) -> None:
+        super().__init__()
         self.events: list[Event] = []
         self.requests: list[str] = []  # raw paths of every send request, duplicates included
-        self.replies: collections.deque[Reply] = collections.deque()
         self.delays: collections.deque[float] = collections.deque()
         self.aliases = {self.ALIAS: self.ROOM}
         self.resolved: list[str] = []  # raw paths of directory look-ups
@@ -65,11 +56,6 @@ class FakeHomeserver:
         self.retry_after_ms = 1500
         self._ids = itertools.count(1)
         self.url = ""
-
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        self.replies.append(
-            Reply(status, body, {key.replace("_", "-"): value for key, value in headers.items()}, delay)
-        )
 
     def slow(self, seconds: float) -> None:
         """Process the next send (the event is created), then answer it ``seconds`` late."""
@@ -82,17 +68,13 @@ class FakeHomeserver:
         app.router.add_get("/_matrix/client/v3/directory/room/{alias}", self._directory)
         return app
 
-    @staticmethod
-    def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
-        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
-
     def _auth(self, request: web.Request) -> web.Response | str:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
-            return self._json(401, {"errcode": "M_MISSING_TOKEN", "error": "Missing access token"})
+            return self.respond(401, {"errcode": "M_MISSING_TOKEN", "error": "Missing access token"})
         token = header.removeprefix("Bearer ")
         if token != self.TOKEN:
-            return self._json(
+            return self.respond(
                 401, {"errcode": "M_UNKNOWN_TOKEN", "error": "Invalid access token passed.", "soft_logout": False}
             )
         return token
@@ -101,15 +83,15 @@ class FakeHomeserver:
         token = self._auth(request)
         if isinstance(token, web.Response):
             return token
-        return self._json(200, {"user_id": self.USER, "device_id": "BROADCASTIO", "is_guest": False})
+        return self.respond(200, {"user_id": self.USER, "device_id": "BROADCASTIO", "is_guest": False})
 
     async def _directory(self, request: web.Request) -> web.Response:
         alias = request.match_info["alias"]
         self.resolved.append(request.raw_path)
         room = self.aliases.get(alias)
         if room is None:
-            return self._json(404, {"errcode": "M_NOT_FOUND", "error": f"Room alias {alias} not found"})
-        return self._json(200, {"room_id": room, "servers": ["example.org"]})
+            return self.respond(404, {"errcode": "M_NOT_FOUND", "error": f"Room alias {alias} not found"})
+        return self.respond(200, {"room_id": room, "servers": ["example.org"]})
 
     async def _counted_send(self, request: web.Request) -> web.Response:
         try:
@@ -124,7 +106,7 @@ class FakeHomeserver:
         self.requests.append(request.raw_path)
         room, txn = request.match_info["room"], request.match_info["txn"]
         if request.match_info["event_type"] != "m.room.message":
-            return self._json(400, {"errcode": "M_UNRECOGNIZED", "error": "unexpected event type"})
+            return self.respond(400, {"errcode": "M_UNRECOGNIZED", "error": "unexpected event type"})
         late = self.delays.popleft() if self.delays else 0.0
         response = await self._process(request, token, room, txn)
         if late:
@@ -132,35 +114,29 @@ class FakeHomeserver:
         return response
 
     async def _process(self, request: web.Request, token: str, room: str, txn: str) -> web.Response:
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            if isinstance(reply.body, str):
-                return web.Response(
-                    status=reply.status, text=reply.body, headers=reply.headers, content_type="text/html"
-                )
-            return self._json(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         seen = self.transactions.get((token, txn))
         if seen is not None:
-            return self._json(200, {"event_id": seen})
+            return self.respond(200, {"event_id": seen})
         try:
             content = await request.json()
         except ValueError:
-            return self._json(400, {"errcode": "M_NOT_JSON", "error": "Content not JSON."})
+            return self.respond(400, {"errcode": "M_NOT_JSON", "error": "Content not JSON."})
         if room not in self.joined:
-            return self._json(403, {"errcode": "M_FORBIDDEN", "error": f"User {self.USER} not in room {room}"})
+            return self.respond(403, {"errcode": "M_FORBIDDEN", "error": f"User {self.USER} not in room {room}"})
         if self.limit is not None and len(self.events) >= self.limit:
-            return self._json(
+            return self.respond(
                 429,
                 {"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", "retry_after_ms": self.retry_after_ms},
             )
         if not isinstance(content.get("body"), str) or content.get("msgtype") not in ("m.text", "m.notice"):
-            return self._json(400, {"errcode": "M_BAD_JSON", "error": "body and msgtype are required"})
+            return self.respond(400, {"errcode": "M_BAD_JSON", "error": "body and msgtype are required"})
         event_id = f"${next(self._ids):08d}abcdefghijklmnopqrstuvwxyz"
         self.transactions[(token, txn)] = event_id
         self.events.append(Event(room, txn, request.raw_path, dict(request.headers), content, event_id))
-        return self._json(200, {"event_id": event_id})
+        return self.respond(200, {"event_id": event_id})
 
 
 @pytest.fixture

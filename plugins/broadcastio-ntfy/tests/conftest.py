@@ -10,19 +10,16 @@ the access token or the basic-auth user (403 ``40301`` anonymous, 401
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import collections
 import email.header
 import itertools
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 
 _PRIORITIES = {
     "1": 1,
@@ -55,32 +52,19 @@ class Published:
     priority: int
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-class FakeNtfy:
+class FakeNtfy(ScriptedReplies):
     TOPIC = "broadcastio-alerts-7f3a"
     PROTECTED = "ops-private"
     TOKEN = "tk_AbCdEfGhIjKlMnOpQrStUvWxYz012"
     USER, PASSWORD = "phil", "s3cret-passw0rd"
 
     def __init__(self) -> None:
+        super().__init__()
         self.published: list[Published] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.limit: int | None = None
         self.healthy = True
         self._ids = itertools.count(1)
         self.url = ""
-
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        self.replies.append(
-            Reply(status, body, {key.replace("_", "-"): value for key, value in headers.items()}, delay)
-        )
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -89,13 +73,12 @@ class FakeNtfy:
         app.router.add_route("PUT", "/{topic}", self._publish)
         return app
 
-    @staticmethod
-    def _error(status: int, code: int, error: str) -> web.Response:
+    def _error(self, status: int, code: int, error: str) -> web.Response:
         body = {"code": code, "http": status, "error": error, "link": "https://ntfy.sh/docs/publish/"}
-        return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+        return self.respond(status, body)
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.Response(text=json.dumps({"healthy": self.healthy}), content_type="application/json")
+        return self.respond(200, {"healthy": self.healthy})
 
     def _authorized(self, request: web.Request, topic: str) -> web.Response | None:
         header = request.headers.get("Authorization")
@@ -130,17 +113,9 @@ class FakeNtfy:
             _PRIORITIES[raw_priority.lower()],
         )
         self.published.append(item)
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            if isinstance(reply.body, str):
-                return web.Response(
-                    status=reply.status, text=reply.body, headers=reply.headers, content_type="text/html"
-                )
-            return web.Response(
-                status=reply.status, text=json.dumps(reply.body), headers=reply.headers, content_type="application/json"
-            )
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         if self.limit is not None and len(self.published) > self.limit:
             return self._error(429, 42901, "limit reached: too many requests, please be nice")
         answer: dict[str, Any] = {
@@ -157,7 +132,7 @@ class FakeNtfy:
             answer["tags"] = tags
         if item.priority != 3:
             answer["priority"] = item.priority
-        return web.Response(text=json.dumps(answer), content_type="application/json")
+        return self.respond(200, answer)
 
 
 @pytest.fixture

@@ -10,17 +10,14 @@ scripted replies queued by a test.
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import itertools
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 from broadcastio_postmark import PostmarkProvider
 
 SERVER_TOKEN = "0f6c1d2e-postmark-server-token-7a3b"
@@ -29,32 +26,21 @@ SIGNATURE = "alerts@example.com"
 TO = "ada@example.org"
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
 def postmark_error(code: int, message: str) -> dict[str, Any]:
     """An error body as Postmark writes it."""
     return {"ErrorCode": code, "Message": message}
 
 
-class FakePostmark:
+class FakePostmark(ScriptedReplies):
     SERVER_TOKEN = SERVER_TOKEN
     SENDER = SENDER
     TO = TO
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self._ids = itertools.count(1)
-
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        self.replies.append(Reply(status, body, {k.replace("_", "-"): v for k, v in headers.items()}, delay))
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -63,17 +49,11 @@ class FakePostmark:
         return app
 
     @staticmethod
-    def _answer(status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> web.Response:
-        if isinstance(body, str):
-            return web.Response(status=status, text=body, headers=headers, content_type="text/html")
-        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
-
-    @staticmethod
     def _authorized(request: web.Request) -> bool:
         return request.headers.get("X-Postmark-Server-Token") == SERVER_TOKEN
 
     def _refused(self) -> web.Response:
-        return self._answer(
+        return self.respond(
             401,
             postmark_error(
                 10, "The Server Token you provided in the X-Postmark-Server-Token request header was invalid."
@@ -84,25 +64,23 @@ class FakePostmark:
         if not self._authorized(request):
             return self._refused()
         if request.content_type != "application/json" or "application/json" not in request.headers.get("Accept", ""):
-            return self._answer(422, postmark_error(409, "JSON data required"))
+            return self.respond(422, postmark_error(409, "JSON data required"))
         body = json.loads(await request.read())
         self.received.append(body)
         self.headers.append(dict(request.headers))
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return self._answer(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         if "@" not in str(body.get("To", "")):
-            return self._answer(422, postmark_error(300, "Error parsing 'To': Illegal email address."))
+            return self.respond(422, postmark_error(300, "Error parsing 'To': Illegal email address."))
         if SIGNATURE not in str(body.get("From", "")):
-            return self._answer(
+            return self.respond(
                 422, postmark_error(400, "The 'From' address you supplied is not a Sender Signature on your account.")
             )
         if not body.get("TextBody") and not body.get("HtmlBody"):
-            return self._answer(422, postmark_error(300, "Provide either email TextBody or HtmlBody or both."))
+            return self.respond(422, postmark_error(300, "Provide either email TextBody or HtmlBody or both."))
         number = next(self._ids)
-        return self._answer(
+        return self.respond(
             200,
             {
                 "To": body["To"],
@@ -116,7 +94,7 @@ class FakePostmark:
     async def _server(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return self._refused()
-        return self._answer(200, {"ID": 1, "Name": "broadcastio tests", "ApiTokens": ["***"], "Color": "blue"})
+        return self.respond(200, {"ID": 1, "Name": "broadcastio tests", "ApiTokens": ["***"], "Color": "blue"})
 
 
 @pytest.fixture

@@ -9,18 +9,14 @@ answer; ``GET /1/apps/limits.json?token=`` for the app's monthly quota.
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import itertools
-import json
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import Body, ScriptedReplies, serve_app
 from broadcastio_pushover import PushoverProvider
 
 TOKEN = "azGDORePK8gMaC0QOYAMyEEuzJnyUi"
@@ -28,17 +24,7 @@ USER = "uQiRzpo4DXghDmr9QzzfQu27cmVRsG"
 GROUP = "gznej3rKEVAvPUxu9vvNnqpmZpokzF"
 
 
-@dataclass
-class Reply:
-    """A scripted answer to the next message request."""
-
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-class FakePushover:
+class FakePushover(ScriptedReplies):
     """The parts of Pushover's API the provider uses.
 
     Tests reach the constants through the fixture (``pushover.TOKEN``).
@@ -49,18 +35,14 @@ class FakePushover:
     GROUP = GROUP
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[dict[str, str]] = []
         self.content_types: list[str] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.limit = 10000
         self.remaining = 7496
         self.reset = 1_900_000_000
         self.limit_checks = 0
         self._requests = itertools.count(1)
-
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        named = {key.replace("_", "-"): value for key, value in headers.items()}
-        self.replies.append(Reply(status, body, named, delay))
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -75,24 +57,20 @@ class FakePushover:
             "X-Limit-App-Reset": str(self.reset),
         }
 
-    def _json(self, status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> web.Response:
-        merged = {**self._limit_headers(), **(headers or {})}
-        if isinstance(body, str):
-            return web.Response(status=status, text=body, headers=merged, content_type="text/html")
-        return web.Response(status=status, text=json.dumps(body), headers=merged, content_type="application/json")
+    def respond(self, status: int, body: Body = None, headers: Mapping[str, str] | None = None) -> web.Response:
+        """Every Pushover answer, scripted ones too, carries the app-limit headers."""
+        return super().respond(status, body, {**self._limit_headers(), **(headers or {})})
 
     def _invalid(self, field_name: str, error: str) -> web.Response:
-        return self._json(400, {field_name: "invalid", "errors": [error], "status": 0, "request": str(uuid.uuid4())})
+        return self.respond(400, {field_name: "invalid", "errors": [error], "status": 0, "request": str(uuid.uuid4())})
 
     async def _messages(self, request: web.Request) -> web.Response:
         self.content_types.append(request.content_type)
         form = {key: str(value) for key, value in (await request.post()).items()}
         self.received.append(form)
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return self._json(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         if form.get("token") != TOKEN:
             return self._invalid("token", "application token is invalid, see https://pushover.net/api")
         if form.get("user") not in (USER, GROUP):
@@ -100,15 +78,15 @@ class FakePushover:
         if not form.get("message"):
             return self._invalid("message", "message cannot be blank")
         if self.remaining <= 0:
-            return self._json(429, {"errors": ["application is over its monthly limit"], "status": 0})
+            return self.respond(429, {"errors": ["application is over its monthly limit"], "status": 0})
         self.remaining -= 1
-        return self._json(200, {"status": 1, "request": f"e460545a-8e5f-4e5f-9b5e-{next(self._requests):012d}"})
+        return self.respond(200, {"status": 1, "request": f"e460545a-8e5f-4e5f-9b5e-{next(self._requests):012d}"})
 
     async def _limits(self, request: web.Request) -> web.Response:
         self.limit_checks += 1
         if request.query.get("token") != TOKEN:
             return self._invalid("token", "application token is invalid, see https://pushover.net/api")
-        return self._json(
+        return self.respond(
             200,
             {
                 "limit": self.limit,

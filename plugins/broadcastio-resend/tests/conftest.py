@@ -13,16 +13,14 @@ first request is still in progress 409 ``concurrent_idempotent_requests``.
 from __future__ import annotations
 
 import asyncio
-import collections
 import itertools
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 from broadcastio_resend import ResendProvider
 
 API_KEY = "re_test_4hX9bK2mQ7pL0sD5"
@@ -31,36 +29,25 @@ SENDER = "Alerts <alerts@example.com>"
 TO = "ada@example.org"
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
 def resend_error(status: int, name: str, message: str) -> dict[str, Any]:
     """An error body as Resend writes it."""
     return {"statusCode": status, "name": name, "message": message}
 
 
-class FakeResend:
+class FakeResend(ScriptedReplies):
     API_KEY = API_KEY
     SENDING_ONLY_KEY = SENDING_ONLY_KEY
     SENDER = SENDER
     TO = TO
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.sent: list[dict[str, Any]] = []  # emails actually "sent" (idempotent repeats excluded)
-        self.replies: collections.deque[Reply] = collections.deque()
         self.send_delay = 0.0
         self._keys: dict[str, tuple[bytes, dict[str, Any] | None]] = {}
         self._ids = itertools.count(1)
-
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        self.replies.append(Reply(status, body, {k.replace("_", "-"): v for k, v in headers.items()}, delay))
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -68,26 +55,20 @@ class FakeResend:
         app.router.add_get("/domains", self._domains)
         return app
 
-    @staticmethod
-    def _answer(status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> web.Response:
-        if isinstance(body, str):
-            return web.Response(status=status, text=body, headers=headers, content_type="text/html")
-        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
-
     def _auth_error(self, request: web.Request, *, allowed: tuple[str, ...]) -> web.Response | None:
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
-            return self._answer(
+            return self.respond(
                 401, resend_error(401, "missing_api_key", "Missing API key in the authorization header")
             )
         key = header[len("Bearer ") :]
         if key in allowed:
             return None
         if key == SENDING_ONLY_KEY:
-            return self._answer(
+            return self.respond(
                 401, resend_error(401, "restricted_api_key", "This API key is restricted to only send emails")
             )
-        return self._answer(403, resend_error(403, "invalid_api_key", "API key is invalid"))
+        return self.respond(403, resend_error(403, "invalid_api_key", "API key is invalid"))
 
     async def _emails(self, request: web.Request) -> web.Response:
         refused = self._auth_error(request, allowed=(API_KEY, SENDING_ONLY_KEY))
@@ -97,21 +78,19 @@ class FakeResend:
         body = json.loads(raw)
         self.received.append(body)
         self.headers.append(dict(request.headers))
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return self._answer(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         key = request.headers.get("Idempotency-Key")
         if key is not None:
             if not 1 <= len(key) <= 256:
-                return self._answer(
+                return self.respond(
                     400, resend_error(400, "invalid_idempotency_key", "The key must be between 1-256 chars.")
                 )
             if key in self._keys:
                 payload, response = self._keys[key]
                 if payload != raw:
-                    return self._answer(
+                    return self.respond(
                         409,
                         resend_error(
                             409,
@@ -120,7 +99,7 @@ class FakeResend:
                         ),
                     )
                 if response is None:
-                    return self._answer(
+                    return self.respond(
                         409,
                         resend_error(
                             409,
@@ -128,25 +107,25 @@ class FakeResend:
                             "Same idempotency key used while original request is still in progress.",
                         ),
                     )
-                return self._answer(200, response)
+                return self.respond(200, response)
             self._keys[key] = (raw, None)
         for required in ("from", "to", "subject"):
             if not body.get(required):
                 self._keys.pop(key or "", None)
-                return self._answer(422, resend_error(422, "missing_required_field", f"Missing `{required}` field."))
+                return self.respond(422, resend_error(422, "missing_required_field", f"Missing `{required}` field."))
         if self.send_delay:
             await asyncio.sleep(self.send_delay)
         response = {"id": f"49a3999c-0ce1-4ea6-ab68-{next(self._ids):012d}"}
         self.sent.append(body)
         if key is not None:
             self._keys[key] = (raw, response)
-        return self._answer(200, response)
+        return self.respond(200, response)
 
     async def _domains(self, request: web.Request) -> web.Response:
         refused = self._auth_error(request, allowed=(API_KEY,))
         if refused is not None:
             return refused
-        return self._answer(
+        return self.respond(
             200, {"object": "list", "data": [{"id": "d91cd9bd", "name": "example.com", "status": "verified"}]}
         )
 

@@ -8,17 +8,14 @@ for the health check, and plays scripted replies queued by a test.
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import itertools
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 from broadcastio_sendgrid import SendGridProvider
 
 API_KEY = "SG.test-key-id.9d2f0c7a4b1e8f3a6c5d"
@@ -26,20 +23,12 @@ SENDER = "Alerts <alerts@example.com>"
 TO = "ada@example.org"
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str | None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
 def sendgrid_errors(*errors: tuple[str, str | None]) -> dict[str, Any]:
     """An error body as SendGrid writes it."""
     return {"errors": [{"message": message, "field": field_, "help": None} for message, field_ in errors]}
 
 
-class FakeSendGrid:
+class FakeSendGrid(ScriptedReplies):
     """The parts of SendGrid's v3 API the provider uses (constants reached through the fixture)."""
 
     API_KEY = API_KEY
@@ -47,16 +36,11 @@ class FakeSendGrid:
     TO = TO
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.scopes = ["mail.send", "user.profile.read"]
         self._ids = itertools.count(1)
-
-    def reply(
-        self, status: int, body: dict[str, Any] | str | None = None, *, delay: float = 0.0, **headers: str
-    ) -> None:
-        self.replies.append(Reply(status, body, {k.replace("_", "-"): v for k, v in headers.items()}, delay))
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -65,32 +49,22 @@ class FakeSendGrid:
         return app
 
     @staticmethod
-    def _answer(status: int, body: dict[str, Any] | str | None, headers: dict[str, str] | None = None) -> web.Response:
-        if body is None:
-            return web.Response(status=status, headers=headers)
-        if isinstance(body, str):
-            return web.Response(status=status, text=body, headers=headers, content_type="text/html")
-        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
-
-    @staticmethod
     def _authorized(request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {API_KEY}"
 
     async def _mail_send(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return self._answer(
+            return self.respond(
                 401, sendgrid_errors(("The provided authorization grant is invalid, expired, or revoked", None))
             )
         if request.content_type != "application/json":
-            return self._answer(400, sendgrid_errors(("Content-Type should be application/json.", None)))
+            return self.respond(400, sendgrid_errors(("Content-Type should be application/json.", None)))
         body = json.loads(await request.read())
         self.received.append(body)
         self.headers.append(dict(request.headers))
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return self._answer(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         problems = []
         if not body.get("personalizations"):
             problems.append(
@@ -109,13 +83,13 @@ class FakeSendGrid:
         if content and content[0].get("type") != "text/plain" and any(i.get("type") == "text/plain" for i in content):
             problems.append(("If present, text/plain content must be first.", "content.0.type"))
         if problems:
-            return self._answer(400, sendgrid_errors(*problems))
-        return self._answer(202, None, {"X-Message-Id": f"sgmsg{next(self._ids):06d}"})
+            return self.respond(400, sendgrid_errors(*problems))
+        return self.respond(202, None, {"X-Message-Id": f"sgmsg{next(self._ids):06d}"})
 
     async def _scopes(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return self._answer(401, sendgrid_errors(("authorization required", None)))
-        return self._answer(200, {"scopes": self.scopes})
+            return self.respond(401, sendgrid_errors(("authorization required", None)))
+        return self.respond(200, {"scopes": self.scopes})
 
 
 @pytest.fixture

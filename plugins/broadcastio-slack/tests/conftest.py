@@ -10,17 +10,15 @@ bare error string as the body. Tests queue scripted answers.
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 
 
 @dataclass
@@ -30,15 +28,7 @@ class Call:
     body: Any
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-class FakeSlack:
+class FakeSlack(ScriptedReplies):
     """Constants are attributes (``slack.TOKEN``): with importlib mode tests cannot import conftest."""
 
     TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
@@ -47,8 +37,8 @@ class FakeSlack:
     HOOK_PATH = "/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[Call] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self._ts = itertools.count(1)
         self.url = ""
 
@@ -60,40 +50,21 @@ class FakeSlack:
     def api_url(self) -> str:
         return self.url + "/api"
 
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        self.replies.append(
-            Reply(status, body, {key.replace("_", "-"): value for key, value in headers.items()}, delay)
-        )
-
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._web_api)
         app.router.add_route("*", "/services/{team}/{hook}/{secret}", self._webhook)
         return app
 
-    @staticmethod
-    def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
-        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
-
-    async def _scripted(self) -> web.Response | None:
-        if not self.replies:
-            return None
-        reply = self.replies.popleft()
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
-        if isinstance(reply.body, str):
-            return web.Response(status=reply.status, text=reply.body, headers=reply.headers, content_type="text/html")
-        return self._json(reply.status, reply.body, reply.headers)
-
     async def _web_api(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")
         if not authorization.startswith("Bearer "):
-            return self._json(200, {"ok": False, "error": "not_authed"})
+            return self.respond(200, {"ok": False, "error": "not_authed"})
         if authorization != f"Bearer {self.TOKEN}":
-            return self._json(200, {"ok": False, "error": "invalid_auth"})
+            return self.respond(200, {"ok": False, "error": "invalid_auth"})
         method = request.match_info["method"]
         if method == "auth.test":
-            return self._json(
+            return self.respond(
                 200,
                 {
                     "ok": True,
@@ -106,23 +77,23 @@ class FakeSlack:
                 },
             )
         if method != "chat.postMessage":
-            return self._json(200, {"ok": False, "error": "unknown_method"})
+            return self.respond(200, {"ok": False, "error": "unknown_method"})
         if request.content_type != "application/json":
-            return self._json(200, {"ok": False, "error": "invalid_arguments"})
+            return self.respond(200, {"ok": False, "error": "invalid_arguments"})
         body = await request.json()
         self.calls.append(Call(request.path, dict(request.headers), body))
-        scripted = await self._scripted()
+        scripted = await self.scripted()
         if scripted is not None:
             return scripted
         channel = body.get("channel")
         if channel == self.ARCHIVED:
-            return self._json(200, {"ok": False, "error": "is_archived"})
+            return self.respond(200, {"ok": False, "error": "is_archived"})
         if channel != self.CHANNEL:
-            return self._json(200, {"ok": False, "error": "channel_not_found"})
+            return self.respond(200, {"ok": False, "error": "channel_not_found"})
         if not body.get("text"):
-            return self._json(200, {"ok": False, "error": "no_text"})
+            return self.respond(200, {"ok": False, "error": "no_text"})
         ts = f"1767225600.{next(self._ts):06d}"
-        return self._json(
+        return self.respond(
             200,
             {
                 "ok": True,
@@ -143,7 +114,7 @@ class FakeSlack:
         except ValueError:
             return web.Response(status=400, text="invalid_payload")
         self.calls.append(Call(request.path, dict(request.headers), body))
-        scripted = await self._scripted()
+        scripted = await self.scripted()
         if scripted is not None:
             return scripted
         if not isinstance(body, dict) or not body.get("text"):

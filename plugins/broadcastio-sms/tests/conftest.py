@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import collections
 import hashlib
 import hmac
 import itertools
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 from broadcastio_sms import TwilioSmsProvider
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -31,16 +28,6 @@ AUTH_TOKEN = "twilio-auth-token-7f3a9c2e51d4"
 FROM_NUMBER = "+14155550100"
 SERVICE_SID = "MG" + "fedcba9876543210" * 2
 TO_NUMBER = "+14155552671"
-
-
-@dataclass
-class Reply:
-    """A scripted answer: status, JSON body (or raw text), headers, and a delay before answering."""
-
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
 
 
 def twilio_error(code: int, message: str, status: int = 400) -> dict[str, Any]:
@@ -53,7 +40,7 @@ def twilio_error(code: int, message: str, status: int = 400) -> dict[str, Any]:
     }
 
 
-class FakeTwilio:
+class FakeTwilio(ScriptedReplies):
     """The parts of Twilio's REST API the provider uses.
 
     Tests reach the constants through the fixture (``twilio.ACCOUNT_SID``):
@@ -67,20 +54,14 @@ class FakeTwilio:
     TO_NUMBER = TO_NUMBER
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[dict[str, str]] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.account_status = "active"
         self.account_fetches = 0
         self._sids = itertools.count(1)
         self.callback_statuses: list[str] = []
         self.callback_answers: list[int] = []
         self._callbacks: set[asyncio.Task[None]] = set()
-
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        """Answer the next message request with ``body``."""
-        self.replies.append(
-            Reply(status, body, {key.replace("_", "-"): value for key, value in headers.items()}, delay)
-        )
 
     def reply_error(self, code: int, message: str, status: int = 400, **headers: str) -> None:
         """Answer the next message request with a Twilio error body."""
@@ -100,36 +81,28 @@ class FakeTwilio:
         user, _, password = base64.b64decode(header[6:]).decode().partition(":")
         return user == ACCOUNT_SID and password == AUTH_TOKEN and request.match_info["sid"] == ACCOUNT_SID
 
-    @staticmethod
-    def _json(status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> web.Response:
-        if isinstance(body, str):
-            return web.Response(status=status, text=body, headers=headers, content_type="text/html")
-        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
-
     async def _create_message(self, request: web.Request) -> web.Response:
         if not self._authenticated(request):
-            return self._json(401, twilio_error(20003, "Authenticate", 401))
+            return self.respond(401, twilio_error(20003, "Authenticate", 401))
         if request.content_type != "application/x-www-form-urlencoded":
-            return self._json(400, twilio_error(20001, "Unsupported content type"))
+            return self.respond(400, twilio_error(20001, "Unsupported content type"))
         form = {key: str(value) for key, value in (await request.post()).items()}
         self.received.append(form)
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return self._json(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         if "To" not in form:
-            return self._json(400, twilio_error(21604, "A 'To' phone number is required."))
+            return self.respond(400, twilio_error(21604, "A 'To' phone number is required."))
         if "From" not in form and "MessagingServiceSid" not in form:
-            return self._json(400, twilio_error(21603, "A 'From' phone number is required."))
+            return self.respond(400, twilio_error(21603, "A 'From' phone number is required."))
         if not form.get("Body"):
-            return self._json(400, twilio_error(21602, "Message body is required."))
+            return self.respond(400, twilio_error(21602, "Message body is required."))
         sid = f"SM{next(self._sids):032x}"
         if self.callback_statuses and form.get("StatusCallback"):
             task = asyncio.get_running_loop().create_task(self._call_back(form["StatusCallback"], sid, form))
             self._callbacks.add(task)
             task.add_done_callback(self._callbacks.discard)
-        return self._json(201, self._message_resource(sid, form))
+        return self.respond(201, self._message_resource(sid, form))
 
     async def _call_back(self, url: str, sid: str, form: dict[str, str]) -> None:
         """Twilio's status callbacks: a form per status, X-Twilio-Signature over the URL and sorted params."""
@@ -181,8 +154,8 @@ class FakeTwilio:
     async def _fetch_account(self, request: web.Request) -> web.Response:
         self.account_fetches += 1
         if not self._authenticated(request):
-            return self._json(401, twilio_error(20003, "Authenticate", 401))
-        return self._json(
+            return self.respond(401, twilio_error(20003, "Authenticate", 401))
+        return self.respond(
             200,
             {
                 "sid": ACCOUNT_SID,

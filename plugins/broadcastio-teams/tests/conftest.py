@@ -11,16 +11,14 @@ throttling reported as 200 ``Microsoft Teams endpoint returned HTTP error 429``.
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 
 
 @dataclass
@@ -31,15 +29,9 @@ class Post:
     body: Any
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+class FakeTeams(ScriptedReplies):
+    text_type = "text/plain"  # the legacy webhook's bare answers (``1``)
 
-
-class FakeTeams:
     WORKFLOW = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
     SIG = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcd"
     LEGACY_PATH = (
@@ -47,8 +39,8 @@ class FakeTeams:
     )
 
     def __init__(self) -> None:
+        super().__init__()
         self.posts: list[Post] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.url = ""
 
     @property
@@ -62,33 +54,14 @@ class FakeTeams:
     def legacy_url(self) -> str:
         return self.url + self.LEGACY_PATH
 
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        self.replies.append(
-            Reply(status, body, {key.replace("_", "-"): value for key, value in headers.items()}, delay)
-        )
-
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/workflows/{workflow}/triggers/manual/paths/invoke", self._workflow)
         app.router.add_route("*", "/webhookb2/{tail:.*}", self._legacy)
         return app
 
-    @staticmethod
-    def _error(status: int, code: str, message: str) -> web.Response:
-        body = json.dumps({"error": {"code": code, "message": message}})
-        return web.Response(status=status, text=body, content_type="application/json")
-
-    async def _scripted(self) -> web.Response | None:
-        if not self.replies:
-            return None
-        reply = self.replies.popleft()
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
-        if isinstance(reply.body, str):
-            return web.Response(status=reply.status, text=reply.body, headers=reply.headers, content_type="text/plain")
-        return web.Response(
-            status=reply.status, text=json.dumps(reply.body), headers=reply.headers, content_type="application/json"
-        )
+    def _error(self, status: int, code: str, message: str) -> web.Response:
+        return self.respond(status, {"error": {"code": code, "message": message}})
 
     @staticmethod
     def _is_card_message(body: Any) -> bool:
@@ -120,7 +93,7 @@ class FakeTeams:
                 f"The HTTP method for this request is not valid: expected 'Post' and actual '{request.method}'.",
             )
         body = await self._record(request)
-        scripted = await self._scripted()
+        scripted = await self.scripted()
         if scripted is not None:
             return scripted
         if not self._is_card_message(body):
@@ -133,7 +106,7 @@ class FakeTeams:
         if request.method != "POST":
             return web.Response(status=405, text="Method Not Allowed")
         body = await self._record(request)
-        scripted = await self._scripted()
+        scripted = await self.scripted()
         if scripted is not None:
             return scripted
         if not self._is_card_message(body):

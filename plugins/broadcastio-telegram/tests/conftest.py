@@ -8,17 +8,14 @@ the file bytes. Tests queue scripted answers (errors, slow replies).
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import itertools
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import ScriptedReplies, serve_app
 from broadcastio_telegram import TelegramProvider
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -34,15 +31,7 @@ class Call:
     content_type: str = ""
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-class FakeBotApi:
+class FakeBotApi(ScriptedReplies):
     """The Bot API methods the provider uses.
 
     Constants are attributes (``bot.TOKEN``): with ``--import-mode=importlib``
@@ -56,16 +45,10 @@ class FakeBotApi:
     MIGRATED_GROUP = "-4242"
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[Call] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.known_chats = {self.CHAT, self.CHANNEL, "-1001234567890"}
         self._message_ids = itertools.count(1)
-
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        """Answer the next send call with ``body``."""
-        self.replies.append(
-            Reply(status, body, {key.replace("_", "-"): value for key, value in headers.items()}, delay)
-        )
 
     def reply_error(self, code: int, description: str, **parameters: Any) -> None:
         """Answer the next send call with a Bot API error."""
@@ -79,34 +62,25 @@ class FakeBotApi:
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
         return app
 
-    @staticmethod
-    def _answer(status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> web.Response:
-        if isinstance(body, str):
-            return web.Response(status=status, text=body, headers=headers, content_type="text/html")
-        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type="application/json")
-
-    @staticmethod
-    def _error(code: int, description: str, **parameters: Any) -> web.Response:
+    def _error(self, code: int, description: str, **parameters: Any) -> web.Response:
         body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
         if parameters:
             body["parameters"] = parameters
-        return FakeBotApi._answer(code, body)
+        return self.respond(code, body)
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.TOKEN:
             return self._error(401, "Unauthorized")
         method = request.match_info["method"]
         if method == "getMe":
-            return self._answer(200, {"ok": True, "result": self._bot()})
+            return self.respond(200, {"ok": True, "result": self._bot()})
         if method not in ("sendMessage", "sendDocument"):
             return self._error(404, "Not Found")
         call = await self._parse(method, request)
         self.calls.append(call)
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return self._answer(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         return self._deliver(call)
 
     @staticmethod
@@ -156,7 +130,7 @@ class FakeBotApi:
             }
             if "caption" in call.fields:
                 result["caption"] = call.fields["caption"]
-        return self._answer(200, {"ok": True, "result": result})
+        return self.respond(200, {"ok": True, "result": result})
 
     @staticmethod
     def _bot() -> dict[str, Any]:

@@ -8,18 +8,15 @@ with ``#1020`` invalid params), answers 202 ``{"message_uuid"}``, serves
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import collections
 import itertools
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import Body, ScriptedReplies, respond, serve_app
 from broadcastio_vonage import VonageSmsProvider
 
 API_KEY = "abcd1234"
@@ -29,35 +26,24 @@ TO = "+447700900000"
 ERRORS = "https://developer.vonage.com/api-errors"
 
 
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any] | str
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
 def problem(code: str, title: str, detail: str, *, family: str = "messages") -> dict[str, Any]:
     """An RFC 7807 problem body as Vonage writes it."""
     base = f"{ERRORS}/{family}" if family else ERRORS
     return {"type": f"{base}#{code}", "title": title, "detail": detail, "instance": "bf0ca0bf927b3b52e3cb03217e1a1ddf"}
 
 
-class FakeVonage:
+class FakeVonage(ScriptedReplies):
     API_KEY = API_KEY
     API_SECRET = API_SECRET
     FROM = FROM
     TO = TO
 
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.balance = 10.28
         self._ids = itertools.count(1)
-
-    def reply(self, status: int, body: dict[str, Any] | str, *, delay: float = 0.0, **headers: str) -> None:
-        self.replies.append(Reply(status, body, {k.replace("_", "-"): v for k, v in headers.items()}, delay))
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -65,12 +51,10 @@ class FakeVonage:
         app.router.add_get("/account/get-balance", self._balance)
         return app
 
-    @staticmethod
-    def _answer(status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> web.Response:
-        if isinstance(body, str):
-            return web.Response(status=status, text=body, headers=headers, content_type="text/html")
-        content_type = "application/problem+json" if status >= 400 else "application/json"
-        return web.Response(status=status, text=json.dumps(body), headers=headers, content_type=content_type)
+    def respond(self, status: int, body: Body = None, headers: Mapping[str, str] | None = None) -> web.Response:
+        """Vonage sends its errors as RFC 7807 ``application/problem+json``."""
+        json_type = "application/problem+json" if status >= 400 else "application/json"
+        return respond(status, body, headers, json_type=json_type)
 
     @staticmethod
     def _authorized(request: web.Request) -> bool:
@@ -82,17 +66,15 @@ class FakeVonage:
 
     async def _messages(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return self._answer(
+            return self.respond(
                 401, problem("unauthorized", "Unauthorized", "You did not provide correct credentials.", family="")
             )
         body = json.loads(await request.read())
         self.received.append(body)
         self.headers.append(dict(request.headers))
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return self._answer(reply.status, reply.body, reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         invalid = [
             name
             for name, ok in (
@@ -106,13 +88,13 @@ class FakeVonage:
         ]
         if invalid:
             detail = f"The value of one or more parameters is invalid: {', '.join(invalid)}"
-            return self._answer(422, {**problem("1020", "Invalid params", detail), "invalid_parameters": invalid})
-        return self._answer(202, {"message_uuid": f"aaaaaaaa-bbbb-cccc-dddd-{next(self._ids):012d}"})
+            return self.respond(422, {**problem("1020", "Invalid params", detail), "invalid_parameters": invalid})
+        return self.respond(202, {"message_uuid": f"aaaaaaaa-bbbb-cccc-dddd-{next(self._ids):012d}"})
 
     async def _balance(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
-            return self._answer(401, {"error-code": "401", "error-code-label": "authentication failed"})
-        return self._answer(200, {"value": self.balance, "autoReload": False})
+            return self.respond(401, {"error-code": "401", "error-code-label": "authentication failed"})
+        return self.respond(200, {"value": self.balance, "autoReload": False})
 
 
 @pytest.fixture

@@ -12,21 +12,19 @@ subscription, or a scripted reply.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import collections
 import itertools
 import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import http_ece
 import pytest
 from aiohttp import web
-from broadcastio.testing.servers import serve_app
+from broadcastio.testing.servers import Body, ScriptedReplies, serve_app
 from broadcastio_webpush import WebPushProvider
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -78,22 +76,16 @@ class Pushed:
     payload: dict[str, Any]
 
 
-@dataclass
-class Reply:
-    status: int
-    text: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
+class FakePushService(ScriptedReplies):
+    text_type = "text/plain"
 
-
-class FakePushService:
     def __init__(self, server_key: str) -> None:
+        super().__init__()
         self.server_key = server_key
         self.url = ""
         self.browsers: dict[str, Browser] = {}
         self.pushed: list[Pushed] = []
         self.refused: list[str] = []
-        self.replies: collections.deque[Reply] = collections.deque()
         self.heads = 0
         self._ids = itertools.count(1)
 
@@ -109,10 +101,9 @@ class FakePushService:
         self.browsers[sub_id] = browser
         return browser
 
-    def reply(self, status: int, text: str = "", *, delay: float = 0.0, **headers: str) -> None:
-        self.replies.append(
-            Reply(status, text, {key.replace("_", "-"): value for key, value in headers.items()}, delay)
-        )
+    def reply(self, status: int, body: Body = "", *, delay: float = 0.0, **headers: str) -> None:
+        """A push service answers in text, so a scripted reply is an empty text body unless given one."""
+        super().reply(status, body, delay=delay, **headers)
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -175,11 +166,9 @@ class FakePushService:
             return web.Response(status=413, text="payload too large")
         plaintext = http_ece.decrypt(body, private_key=browser.key, auth_secret=browser.auth, version="aes128gcm")
         self.pushed.append(Pushed(sub_id, dict(request.headers), claims, body, json.loads(plaintext)))
-        if self.replies:
-            reply = self.replies.popleft()
-            if reply.delay:
-                await asyncio.sleep(reply.delay)
-            return web.Response(status=reply.status, text=reply.text, headers=reply.headers)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
         return web.Response(status=201, headers={"Location": f"{self.url}/m/{sub_id}-{len(self.pushed)}", "TTL": "0"})
 
 
