@@ -14,6 +14,7 @@ REST-JSON with ``x-amzn-ErrorType`` for SES v2, Query-API XML for SNS.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 import itertools
 import json
@@ -302,32 +303,24 @@ def sns_url(sns: FakeSns) -> Iterator[str]:
 
 @pytest.fixture
 def make_ses(ses_url: str) -> Callable[..., SesProvider]:
-    def make(**overrides: Any) -> SesProvider:
-        settings: dict[str, Any] = {
-            "region": REGION,
-            "from_address": SENDER,
-            "access_key_id": ACCESS_KEY,
-            "secret_access_key": SECRET_KEY,
-            "endpoint_url": ses_url,
-            "timeout": 5.0,
-        }
-        settings.update(overrides)
-        return SesProvider(**settings)
-
-    return make
+    return functools.partial(
+        SesProvider,
+        region=REGION,
+        from_address=SENDER,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        endpoint_url=ses_url,
+        timeout=5.0,
+    )
 
 
 @pytest.fixture
 def make_sns(sns_url: str) -> Callable[..., SnsProvider]:
-    def make(**overrides: Any) -> SnsProvider:
-        settings: dict[str, Any] = {
-            "region": REGION,
-            "access_key_id": ACCESS_KEY,
-            "secret_access_key": SECRET_KEY,
-            "endpoint_url": sns_url,
-            "timeout": 5.0,
-        }
-        settings.update(overrides)
-        return SnsProvider(**settings)
-
-    return make
+    return functools.partial(
+        SnsProvider,
+        region=REGION,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        endpoint_url=sns_url,
+        timeout=5.0,
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import itertools
 import json
 import time
@@ -207,10 +208,4 @@ def key_info(google: FakeGoogle, signing_key: rsa.RSAPrivateKey) -> dict[str, st
 @pytest.fixture
 def make_provider(google: FakeGoogle, key_info: dict[str, str]) -> Callable[..., FcmProvider]:
     """Build a provider wired to the local Google; keyword arguments override the defaults."""
-
-    def make(**overrides: Any) -> FcmProvider:
-        settings: dict[str, Any] = {"service_account_info": key_info, "base_url": google.url, "timeout": 5.0}
-        settings.update(overrides)
-        return FcmProvider(**settings)
-
-    return make
+    return functools.partial(FcmProvider, service_account_info=key_info, base_url=google.url, timeout=5.0)

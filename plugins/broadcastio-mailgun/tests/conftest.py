@@ -10,10 +10,10 @@ knows one domain (404 for others), parses the multipart form, requires
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -120,16 +120,6 @@ def mailgun_url(mailgun: FakeMailgun) -> Iterator[str]:
 @pytest.fixture
 def make_provider(mailgun_url: str) -> Callable[..., MailgunProvider]:
     """Build a provider wired to the local Mailgun; keyword arguments override the defaults."""
-
-    def make(**overrides: Any) -> MailgunProvider:
-        settings: dict[str, Any] = {
-            "api_key": API_KEY,
-            "domain": DOMAIN,
-            "from_address": SENDER,
-            "base_url": mailgun_url,
-            "timeout": 5.0,
-        }
-        settings.update(overrides)
-        return MailgunProvider(**settings)
-
-    return make
+    return functools.partial(
+        MailgunProvider, api_key=API_KEY, domain=DOMAIN, from_address=SENDER, base_url=mailgun_url, timeout=5.0
+    )

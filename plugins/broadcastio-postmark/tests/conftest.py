@@ -10,6 +10,7 @@ scripted replies queued by a test.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -111,15 +112,6 @@ def postmark_url(postmark: FakePostmark) -> Iterator[str]:
 @pytest.fixture
 def make_provider(postmark_url: str) -> Callable[..., PostmarkProvider]:
     """Build a provider wired to the local Postmark; keyword arguments override the defaults."""
-
-    def make(**overrides: Any) -> PostmarkProvider:
-        settings: dict[str, Any] = {
-            "server_token": SERVER_TOKEN,
-            "from_address": SENDER,
-            "base_url": postmark_url,
-            "timeout": 5.0,
-        }
-        settings.update(overrides)
-        return PostmarkProvider(**settings)
-
-    return make
+    return functools.partial(
+        PostmarkProvider, server_token=SERVER_TOKEN, from_address=SENDER, base_url=postmark_url, timeout=5.0
+    )

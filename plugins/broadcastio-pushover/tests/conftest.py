@@ -9,10 +9,10 @@ answer; ``GET /1/apps/limits.json?token=`` for the app's monthly quota.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 import pytest
 from aiohttp import web
@@ -112,10 +112,4 @@ def pushover_url(pushover: FakePushover) -> Iterator[str]:
 @pytest.fixture
 def make_provider(pushover_url: str) -> Callable[..., PushoverProvider]:
     """Build a provider wired to the local Pushover; keyword arguments override the defaults."""
-
-    def make(**overrides: Any) -> PushoverProvider:
-        settings: dict[str, Any] = {"token": TOKEN, "base_url": pushover_url, "timeout": 5.0}
-        settings.update(overrides)
-        return PushoverProvider(**settings)
-
-    return make
+    return functools.partial(PushoverProvider, token=TOKEN, base_url=pushover_url, timeout=5.0)

@@ -13,6 +13,7 @@ first request is still in progress 409 ``concurrent_idempotent_requests``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -144,10 +145,4 @@ def resend_url(resend: FakeResend) -> Iterator[str]:
 @pytest.fixture
 def make_provider(resend_url: str) -> Callable[..., ResendProvider]:
     """Build a provider wired to the local Resend; keyword arguments override the defaults."""
-
-    def make(**overrides: Any) -> ResendProvider:
-        settings: dict[str, Any] = {"api_key": API_KEY, "from_address": SENDER, "base_url": resend_url, "timeout": 5.0}
-        settings.update(overrides)
-        return ResendProvider(**settings)
-
-    return make
+    return functools.partial(ResendProvider, api_key=API_KEY, from_address=SENDER, base_url=resend_url, timeout=5.0)

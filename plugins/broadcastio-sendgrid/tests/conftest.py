@@ -8,6 +8,7 @@ for the health check, and plays scripted replies queued by a test.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterator
@@ -106,15 +107,4 @@ def sendgrid_url(sendgrid: FakeSendGrid) -> Iterator[str]:
 @pytest.fixture
 def make_provider(sendgrid_url: str) -> Callable[..., SendGridProvider]:
     """Build a provider wired to the local SendGrid; keyword arguments override the defaults."""
-
-    def make(**overrides: Any) -> SendGridProvider:
-        settings: dict[str, Any] = {
-            "api_key": API_KEY,
-            "from_address": SENDER,
-            "base_url": sendgrid_url,
-            "timeout": 5.0,
-        }
-        settings.update(overrides)
-        return SendGridProvider(**settings)
-
-    return make
+    return functools.partial(SendGridProvider, api_key=API_KEY, from_address=SENDER, base_url=sendgrid_url, timeout=5.0)

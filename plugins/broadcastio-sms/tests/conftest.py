@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import itertools
@@ -181,16 +182,11 @@ def twilio_url(twilio: FakeTwilio) -> Iterator[str]:
 @pytest.fixture
 def make_provider(twilio_url: str) -> Callable[..., TwilioSmsProvider]:
     """Build a provider wired to the local Twilio; keyword arguments override the defaults."""
-
-    def make(**overrides: Any) -> TwilioSmsProvider:
-        settings: dict[str, Any] = {
-            "account_sid": ACCOUNT_SID,
-            "auth_token": AUTH_TOKEN,
-            "from_number": FROM_NUMBER,
-            "base_url": twilio_url,
-            "timeout": 5.0,
-        }
-        settings.update(overrides)
-        return TwilioSmsProvider(**settings)
-
-    return make
+    return functools.partial(
+        TwilioSmsProvider,
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        from_number=FROM_NUMBER,
+        base_url=twilio_url,
+        timeout=5.0,
+    )

@@ -8,6 +8,7 @@ the file bytes. Tests queue scripted answers (errors, slow replies).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -151,10 +152,4 @@ def bot_url(bot: FakeBotApi) -> Iterator[str]:
 @pytest.fixture
 def make_provider(bot_url: str) -> Callable[..., TelegramProvider]:
     """Build a provider wired to the local Bot API; keyword arguments override the defaults."""
-
-    def make(**overrides: Any) -> TelegramProvider:
-        settings: dict[str, Any] = {"token": TOKEN, "base_url": bot_url, "timeout": 5.0}
-        settings.update(overrides)
-        return TelegramProvider(**settings)
-
-    return make
+    return functools.partial(TelegramProvider, token=TOKEN, base_url=bot_url, timeout=5.0)

@@ -9,6 +9,7 @@ with ``#1020`` invalid params), answers 202 ``{"message_uuid"}``, serves
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -111,17 +112,12 @@ def vonage_url(vonage: FakeVonage) -> Iterator[str]:
 @pytest.fixture
 def make_provider(vonage_url: str) -> Callable[..., VonageSmsProvider]:
     """Build a provider wired to the local Vonage; keyword arguments override the defaults."""
-
-    def make(**overrides: Any) -> VonageSmsProvider:
-        settings: dict[str, Any] = {
-            "api_key": API_KEY,
-            "api_secret": API_SECRET,
-            "from_number": FROM,
-            "base_url": vonage_url,
-            "account_url": vonage_url,
-            "timeout": 5.0,
-        }
-        settings.update(overrides)
-        return VonageSmsProvider(**settings)
-
-    return make
+    return functools.partial(
+        VonageSmsProvider,
+        api_key=API_KEY,
+        api_secret=API_SECRET,
+        from_number=FROM,
+        base_url=vonage_url,
+        account_url=vonage_url,
+        timeout=5.0,
+    )

@@ -13,6 +13,7 @@ subscription, or a scripted reply.
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import json
 import os
@@ -187,15 +188,11 @@ def push_service(vapid: tuple[str, str]) -> Iterator[FakePushService]:
 
 @pytest.fixture
 def make_provider(vapid: tuple[str, str], push_service: FakePushService) -> Callable[..., WebPushProvider]:
-    def make(**overrides: Any) -> WebPushProvider:
-        settings: dict[str, Any] = {
-            "vapid_private_key": vapid[0],
-            "vapid_subject": SUBJECT,
-            "allow_http": True,
-            "health_url": f"{push_service.url}/",
-            "timeout": 5.0,
-        }
-        settings.update(overrides)
-        return WebPushProvider(**settings)
-
-    return make
+    return functools.partial(
+        WebPushProvider,
+        vapid_private_key=vapid[0],
+        vapid_subject=SUBJECT,
+        allow_http=True,
+        health_url=f"{push_service.url}/",
+        timeout=5.0,
+    )
