@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from broadcastio import ConfigurationError, ErrorClass, Message
@@ -34,20 +35,21 @@ class TestContract(ProviderContract):
 
 
 @pytest.mark.asyncio
-async def test_delivers_the_text(api_url: str, received: list[dict[str, object]]) -> None:
+async def test_delivers_the_text(api: Any, api_url: str) -> None:
     """The API receives the address and the text."""
     provider = ExampleProvider(base_url=api_url, token=TOKEN)
     result = await provider.send(Message(recipient="user-42", text="hello"), "user-42")
     await provider.aclose()
     assert result.provider_message_id == "msg-1"
-    assert received == [{"to": "user-42", "text": "hello"}]
+    assert api.received == [{"to": "user-42", "text": "hello"}]
 
 
 @pytest.mark.asyncio
-async def test_rate_limit_is_transient_with_retry_after(api_url: str) -> None:
+async def test_rate_limit_is_transient_with_retry_after(api: Any, api_url: str) -> None:
     """429 is transient and carries the API's Retry-After."""
+    api.reply(429, {"error": "slow down"}, retry_after="7")
     provider = ExampleProvider(base_url=api_url, token=TOKEN)
-    result = await provider.send(Message(recipient="busy", text="hello"), "busy")
+    result = await provider.send(Message(recipient="user-42", text="hello"), "user-42")
     await provider.aclose()
     assert result.error is not None
     assert result.error.error_class is ErrorClass.TRANSIENT
@@ -55,8 +57,9 @@ async def test_rate_limit_is_transient_with_retry_after(api_url: str) -> None:
 
 
 @pytest.mark.asyncio
-async def test_unknown_recipient_is_permanent(api_url: str) -> None:
+async def test_unknown_recipient_is_permanent(api: Any, api_url: str) -> None:
     """A 404 for the recipient is permanent."""
+    api.reply(404, {"error": "unknown recipient"})
     provider = ExampleProvider(base_url=api_url, token=TOKEN)
     result = await provider.send(Message(recipient="nobody", text="hello"), "nobody")
     await provider.aclose()
