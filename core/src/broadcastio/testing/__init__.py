@@ -7,6 +7,7 @@
 - :func:`isolated_plugin_manager`: a plugin manager that ignores installed plugins.
 - ``broadcastio.testing.strategies``: hypothesis strategies for the models.
 - ``broadcastio.testing.contract``: the provider contract suite to subclass.
+- ``broadcastio.testing.servers``: real local HTTP servers, and ``ScriptedReplies`` for fake provider APIs.
 """
 
 from __future__ import annotations
