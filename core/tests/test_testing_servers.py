@@ -51,7 +51,7 @@ def api() -> Iterator[tuple[FakeApi, str]]:
 
 class TestRespond:
     def test_json_body(self) -> None:
-        """A mapping or list is sent as JSON with the JSON content type."""
+        """A dict or a list is sent as JSON with the JSON content type."""
         response = respond(422, {"error": "bad"})
         assert (response.status, response.content_type, response.text) == (422, "application/json", '{"error": "bad"}')
         assert respond(200, [1, 2]).text == "[1, 2]"

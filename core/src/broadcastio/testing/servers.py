@@ -25,8 +25,8 @@ from aiohttp import web
 
 __all__ = ["Body", "Reply", "ScriptedReplies", "closed_port", "respond", "serve_app"]
 
-Body: TypeAlias = Mapping[str, Any] | list[Any] | str | None
-"""What a fake answers: JSON (a mapping or a list), raw text, or nothing at all."""
+Body: TypeAlias = dict[str, Any] | list[Any] | str | None
+"""What a fake answers: JSON (a dict or a list), raw text, or nothing at all."""
 
 
 def closed_port() -> int:
@@ -108,10 +108,10 @@ def respond(
 class ScriptedReplies:
     """Base for a fake provider API: queued replies answer first, in order, before the fake's own logic.
 
-    A handler records the request, then ``if (scripted := await self.scripted()) is not None:
-    return scripted``. Set ``text_type`` / ``json_type`` to the content types the
-    real API sends, or override :meth:`respond` where they depend on more (the
-    status, headers every answer carries).
+    A handler records the request, then returns ``await self.scripted()`` when
+    that is not ``None``. Set ``text_type`` / ``json_type`` to the content types
+    the real API sends, or override :meth:`respond` where they depend on more
+    (the status, headers every answer carries): scripted replies go through it too.
     """
 
     text_type: ClassVar[str] = "text/html"
