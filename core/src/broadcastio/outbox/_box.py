@@ -6,6 +6,8 @@ DSN); everything above the connections (``_db.Db``) is the same for both.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import os
 import socket
@@ -241,6 +243,7 @@ class Outbox:
         self._closed = False
         self._runs = 0
         self._pool: Any = None
+        self.news: asyncio.Event | None = None  # set by a LISTENing relay when rows are committed
         if _postgres.is_dsn(path):
             self.url = str(path)
             self.dialect = "postgres"
@@ -257,7 +260,7 @@ class Outbox:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("BEGIN IMMEDIATE")
-            create_schema(conn)
+            create_schema(Db(conn, "sqlite"))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise ConfigurationError(f"cannot open outbox {str(self.path)!r}: {exc}") from exc
@@ -569,6 +572,23 @@ class Outbox:
             return function(db, *args)
 
         return run
+
+    @contextlib.contextmanager
+    def listening(self) -> Iterator[None]:
+        """While inside (in a running event loop), a PostgreSQL commit of :meth:`add`
+        wakes :meth:`Orchestrator.awatch` over this outbox at once (LISTEN/NOTIFY);
+        without it the watcher sees new rows at its next poll. No-op on SQLite."""
+        if self.dialect != "postgres":
+            yield
+            return
+        self.news = asyncio.Event()
+        listener = _postgres.Listener(self.url, self.news, asyncio.get_running_loop())
+        listener.start()
+        try:
+            yield
+        finally:
+            listener.stop()
+            self.news = None
 
     # --- lifecycle -----------------------------------------------------------------
 

@@ -139,9 +139,7 @@ def _psycopg() -> Any:
     try:
         import psycopg
     except ImportError:
-        raise ConfigurationError(
-            "a PostgreSQL outbox needs psycopg: pip install 'broadcastio[postgres]'"
-        ) from None
+        raise ConfigurationError("a PostgreSQL outbox needs psycopg: pip install 'broadcastio[postgres]'") from None
     return psycopg
 
 
@@ -224,3 +222,51 @@ def ingest_rows(conn: Db, rows: Sequence[tuple[Any, ...]]) -> set[str]:
 def notify(conn: Db) -> None:
     """Wake the relays listening on this database once the transaction commits."""
     conn.execute("SELECT pg_notify(?, '')", (CHANNEL,))
+
+
+class Listener:
+    """A thread LISTENing on :data:`CHANNEL`: each commit of an ``Outbox.add`` sets ``news``
+    in the watcher's event loop, so a relay starts its next pass at once (its poll is the fallback)."""
+
+    def __init__(self, dsn: str, news: Any, loop: Any) -> None:
+        import threading
+
+        self._dsn = dsn
+        self._news = news
+        self._loop = loop
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="broadcastio-outbox-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+
+    def _wake(self) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._news.set)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            self._stopping.set()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn = connect(self._dsn, autocommit=True)
+            except Exception:  # the server is away: the watcher's poll carries on meanwhile
+                self._stopping.wait(1.0)
+                continue
+            try:
+                conn.execute(f"LISTEN {CHANNEL}")
+                self._wake()  # commits made before LISTEN took effect are picked up by this pass
+                while not self._stopping.is_set():
+                    for _ in conn.raw.notifies(timeout=0.5, stop_after=1):
+                        self._wake()
+            except Exception:  # connection lost: listen again once the server is back
+                self._stopping.wait(0.5)
+            finally:
+                try:
+                    conn.close()
+                except Exception:  # already broken
+                    pass

@@ -304,10 +304,11 @@ def _decide(
     row_id, state, row_owner, until, route = row[0], row[2], row[3], row[4], row[5]
     if state in FINAL_STATES:
         return Decision("done", result=stored_result(row))
-    if row_owner is not None and until is not None and until > now and not owner_is_dead(row_owner):
-        if not (row_owner == owner and state == "pending"):
-            return _busy(row[1], row[6])  # held by a live run, ours included (a key given twice)
-        # else: this run's own claim, committed by a batch the writer could not confirm and ran again
+    held = row_owner is not None and until is not None and until > now and not owner_is_dead(row_owner)
+    # A pending row this very run holds is its own claim, committed by a batch whose COMMIT the
+    # writer could not confirm (the connection dropped) and ran again: it stays claimed.
+    if held and not (row_owner == owner and state == "pending"):
+        return _busy(row[1], row[6])  # held by a live run, ours included (a key given twice)
     if row_owner is None and state == "pending" and until is not None and until > now:
         return Decision("deferred", row_id=row_id, until=until)
     if state == "sending":
@@ -494,7 +495,9 @@ def _final_params(row_id: int, result: DeliveryResult, now: float, defer_until: 
     state = "pending" if defer_until is not None else _STATE_OF_STATUS[result.status]
     error = result.error
     provider = result.provider
-    code, error_class, text = (None, None, None) if error is None else (error.code, error.error_class.value, error.message)
+    code = error_class = text = None
+    if error is not None:
+        code, error_class, text = error.code, error.error_class.value, error.message
     return (
         state,
         defer_until,
@@ -552,9 +555,7 @@ def _mark_sending_many(conn: Db, calls: Sequence[tuple[Any, ...]]) -> list[bool]
     return _still_ours(conn, [(call[0], call[1]) for call in calls])
 
 
-def mark_final(
-    conn: Db, row_id: int, result: DeliveryResult, now: float, defer_until: float | None
-) -> None:
+def mark_final(conn: Db, row_id: int, result: DeliveryResult, now: float, defer_until: float | None) -> None:
     """Record a delivery's outcome (or its deferral); a row already ``sent`` is never downgraded."""
     conn.execute(_FINAL_SQL, _final_params(row_id, result, now, defer_until))
     _record_accepts(conn, _accepts([(row_id, result, now, defer_until)]))
@@ -594,9 +595,7 @@ mark_final.many = _mark_final_many  # type: ignore[attr-defined]
 finish_and_start.many = _finish_and_start_many  # type: ignore[attr-defined]
 
 
-def mark_all_final(
-    conn: Db, outcomes: Sequence[tuple[int, DeliveryResult, float | None]], now: float
-) -> None:
+def mark_all_final(conn: Db, outcomes: Sequence[tuple[int, DeliveryResult, float | None]], now: float) -> None:
     """Record outcomes a stopping run had not written yet."""
     for row_id, result, defer_until in outcomes:
         mark_final(conn, row_id, result, now, defer_until)
