@@ -73,13 +73,18 @@ class Writer:
         self._name = name
         self._dialect = dialect
         self.reconnect_for = reconnect_for
-        self.reconnects = 0
+        self._pg: Any = None
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
         self.batches = 0
         self.jobs_done = 0
+
+    @property
+    def reconnects(self) -> int:
+        """How many times a lost PostgreSQL connection was opened again (0 on SQLite)."""
+        return 0 if self._pg is None else int(self._pg.reconnects)
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -125,11 +130,10 @@ class Writer:
             from broadcastio.outbox._pgbatch import PgBatches
 
             ready.set_result(None)  # it connects on its first batch, and again whenever the connection is lost
-            batches = PgBatches(self._connect, self._name, self.reconnect_for, _as_outbox_error)
+            batches = self._pg = PgBatches(self._connect, self._name, self.reconnect_for, _as_outbox_error)
             try:
                 self._loop(lambda batch: self._answer(batch, batches.run(batch)))
             finally:
-                self.reconnects = batches.reconnects
                 batches.close()
             return
         try:
