@@ -8,8 +8,11 @@ poison rows, campaigns, receipts) runs on PostgreSQL through conftest's
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -87,7 +90,7 @@ class TestErrors:
             "postgresql://u@db.example:5433/app"
         )
 
-    def test_a_sqlite_outbox_refuses_a_connection(self, tmp_path: object, pg_url: str) -> None:
+    def test_a_sqlite_outbox_refuses_a_connection(self, tmp_path: Path, pg_url: str) -> None:
         with (
             Outbox(f"{tmp_path}/o.db") as sqlite_box,
             psycopg.connect(pg_url) as conn,
@@ -196,3 +199,41 @@ class TestOutages:
             assert box.add([message(3)]) == 1  # the server is back: the writer reconnects
         finally:
             box.close()
+
+
+class TestCommandLine:
+    CONFIG = '[outbox]\nurl = "${{OUTBOX_URL}}"\n\n[[providers]]\nname = "first"\ntype = "memory"\n'
+
+    def invoke(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        from broadcastio.cli import CliState, cli
+        from click.testing import CliRunner
+
+        state = CliState(plugin_manager_factory=isolated_plugin_manager, env=env or {})
+        return CliRunner().invoke(cli, list(args), obj=state)
+
+    def test_every_outbox_command_takes_a_dsn(self, box: Outbox, tmp_path: Path) -> None:
+        box.add([message(1), message(2)], campaign="c")
+        config = tmp_path / "broadcastio.toml"
+        config.write_text(self.CONFIG.format())
+        status = self.invoke("outbox", "status", box.url, "--json")
+        assert status.exit_code == 0, status.output
+        assert json.loads(status.output)["pending"] == 2
+        listed = self.invoke("outbox", "list", box.url, "--json")
+        assert [json.loads(line)["row"] for line in listed.output.splitlines()] == [1, 2]
+        env = {"OUTBOX_URL": box.url}
+        relayed = self.invoke("outbox", "relay", "-c", str(config), "--once", env=env)  # the [outbox] url
+        assert relayed.exit_code == 0, relayed.output
+        assert sorted(line for line in relayed.output.splitlines() if line.startswith("sent ")) == [
+            "sent key-1 via first: delivered",
+            "sent key-2 via first: delivered",
+        ]
+        resumed = self.invoke("outbox", "resume", box.url, "-c", str(config), env=env)
+        assert resumed.exit_code == 0, resumed.output
+        assert box.status() == OutboxStatus(sent=2, total=2)
+
+    def test_relay_without_a_dsn_or_outbox_table_is_a_usage_error(self, tmp_path: Path) -> None:
+        config = tmp_path / "broadcastio.toml"
+        config.write_text('[[providers]]\nname = "first"\ntype = "memory"\n')
+        result = self.invoke("outbox", "relay", "-c", str(config), "--once")
+        assert result.exit_code == 2
+        assert "[outbox] url" in result.output

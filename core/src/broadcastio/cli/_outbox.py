@@ -38,8 +38,10 @@ __all__ = ["outbox"]
 _STATES = ("pending", "sending", "sent", "failed", "unknown")
 
 
-def _target(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
+def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | str | None:
     """A SQLite file (a Path) or a PostgreSQL DSN (kept as the string)."""
+    if value is None:
+        return None
     return value if is_dsn(value) else Path(value)
 
 
@@ -405,7 +407,7 @@ def _woken_by_commits(box: Any) -> Any:
 
 
 @outbox.command()
-@_FILE
+@click.argument("outbox_path", metavar="[DSN]", required=False, callback=_target)
 @config_option
 @via_option
 @concurrency_option
@@ -423,7 +425,7 @@ def _woken_by_commits(box: Any) -> Any:
 @handle_errors
 def relay(
     state: CliState,
-    outbox_path: Path | str,
+    outbox_path: Path | str | None,
     config_path: Path,
     via: tuple[str, ...],
     concurrency: int,
@@ -434,7 +436,9 @@ def relay(
 ) -> None:
     """Send what applications committed with Outbox.add(connection=...): the transactional outbox's relay.
 
-    DSN is the PostgreSQL outbox (postgresql://...). The relay is the outbox
+    DSN is the PostgreSQL outbox (postgresql://...); without it, the url of
+    the configuration's [outbox] table (keep a password out of the command
+    line: url = "${OUTBOX_URL}"). The relay is the outbox
     watcher over that database: every committed row is sent with every
     outbox guarantee (claimed with a lease, so several relays may run;
     journalled before and after each attempt; a relay killed mid-send
@@ -444,4 +448,15 @@ def relay(
     within --grace), or one pass with --once. Exit status 0, 2 on a usage
     or configuration error, 130/143 after a signal.
     """
-    _keep_moving(state, outbox_path, config_path, via, concurrency, campaign, grace, once, poll, "relay")
+    target = outbox_path if outbox_path is not None else _configured_outbox(state, config_path)
+    _keep_moving(state, target, config_path, via, concurrency, campaign, grace, once, poll, "relay")
+
+
+def _configured_outbox(state: CliState, config_path: Path) -> Path | str:
+    """The ``[outbox] url`` of the configuration file."""
+    from broadcastio.config import load_config
+
+    settings = load_config(config_path, env=state.env).outbox
+    if settings is None:
+        raise click.UsageError(f"give the outbox DSN, or an [outbox] url in {config_path}")
+    return settings.url if is_dsn(settings.url) else Path(settings.url)
