@@ -74,8 +74,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     skip TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_by_campaign_row ON outbox (campaign, row_number);
-CREATE INDEX IF NOT EXISTS outbox_open_by_campaign ON outbox (campaign, id) WHERE {_OPEN};
-CREATE INDEX IF NOT EXISTS outbox_open ON outbox (state, id) WHERE {_OPEN};
+CREATE INDEX IF NOT EXISTS outbox_open ON outbox (id) WHERE {_OPEN};
 CREATE INDEX IF NOT EXISTS outbox_escalate ON outbox (escalate_at) WHERE escalate_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS receipts (
     seq BIGINT GENERATED ALWAYS AS IDENTITY,
@@ -193,20 +192,27 @@ def create_pg_schema(conn: Db) -> None:
     )
 
 
+# Native psycopg placeholders: %b sends each array in binary, with no text escaping on either side.
 _INGEST = (
     "INSERT INTO outbox (idempotency_key, state, reference_id, created_at, updated_at, message, campaign, "
     "row_number, escalate_after, escalate_unless) "
-    "SELECT k, 'pending', r, ?::float8, ?::float8, m, ?::int8, n, ?::float8, ?::int4 "
-    "FROM unnest(?::text[], ?::text[], ?::bytea[], ?::int8[]) AS t(k, r, m, n) "
+    "SELECT k, 'pending', r, %b::float8, %b::float8, m, %b::int8, n, %b::float8, %b::int4 "
+    "FROM unnest(%b::text[], %b::text[], %b::bytea[], %b::int8[]) AS t(k, r, m, n) "
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key"
 )
+_INGEST_NEW = _INGEST.replace(" ON CONFLICT (idempotency_key) DO NOTHING", "")
 
 
 def ingest_rows(conn: Db, rows: Sequence[tuple[Any, ...]]) -> set[str]:
     """Insert new rows (the store's ``_INSERT`` tuples) in one statement; the keys that were new.
 
-    One multi-row ``INSERT ... SELECT FROM unnest(arrays)``: a few round trips
-    for thousands of rows, and ``ON CONFLICT DO NOTHING`` keeps known keys as they are.
+    One multi-row ``INSERT ... SELECT FROM unnest(arrays)``, parameters in
+    binary: one round trip for thousands of rows (as fast as COPY into a
+    staging table here, with no temporary table in the caller's session),
+    and ``ON CONFLICT DO NOTHING`` keeps known keys as they are. A fresh
+    campaign's keys are all new: a plain insert (a third faster than the
+    speculative one of ON CONFLICT) is tried first under a savepoint, and
+    only a unique violation falls back to ON CONFLICT.
     """
     if not rows:
         return set()
@@ -216,7 +222,19 @@ def ingest_rows(conn: Db, rows: Sequence[tuple[Any, ...]]) -> set[str]:
     blobs = [row[4] for row in rows]
     numbers = [row[6] for row in rows]
     params = (first[2], first[3], first[5], first[7], first[8], keys, references, blobs, numbers)
-    return {found[0] for found in conn.execute(_INGEST, params)}
+    raw = conn.raw
+    if not raw.autocommit:  # savepoints need a transaction block
+        import psycopg.errors
+
+        raw.execute("SAVEPOINT broadcastio_ingest")
+        try:
+            found = raw.execute(_INGEST_NEW, params).fetchall()
+        except psycopg.errors.UniqueViolation:
+            raw.execute("ROLLBACK TO SAVEPOINT broadcastio_ingest")
+        else:
+            raw.execute("RELEASE SAVEPOINT broadcastio_ingest")
+            return {row[0] for row in found}
+    return {found[0] for found in raw.execute(_INGEST, params)}
 
 
 def notify(conn: Db) -> None:

@@ -111,10 +111,14 @@ class Writer:
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function(connection, *args)`` and wait for it, committed (for sync callers)."""
+        return self.post(function, *args).result()
+
+    def post(self, function: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Queue ``function(connection, *args)`` for a sync caller that has more to do meanwhile."""
         self._ensure_started()
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._jobs.put((function, args, None, future))
-        return future.result()
+        return future
 
     def close(self) -> None:
         """Finish queued jobs, then stop the thread and close the connection."""
