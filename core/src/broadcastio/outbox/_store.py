@@ -452,10 +452,12 @@ def claim_due(
         (*params, limit),
     ).fetchall()
     decided = [(_decide(conn, row, owner, now, lease_until, idempotent), row) for row in found]
-    conn.executemany(
-        "UPDATE outbox SET owner = ?, next_attempt_at = ? WHERE id = ?",
-        [(owner, lease_until, decision.row_id) for decision, _ in decided if decision.kind == "send"],
-    )
+    claimed = [decision.row_id for decision, _ in decided if decision.kind == "send"]
+    if claimed:
+        marks = ",".join("?" * len(claimed))
+        conn.execute(
+            f"UPDATE outbox SET owner = ?, next_attempt_at = ? WHERE id IN ({marks})", (owner, lease_until, *claimed)
+        )
     decisions: list[Decision] = []
     for decision, row in decided:
         if decision.kind == "send":
@@ -537,7 +539,12 @@ def _accepts(calls: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 def _record_accepts(conn: Db, accepted: list[tuple[Any, ...]]) -> None:
     if accepted:
-        conn.executemany(_ACCEPT_SQL, accepted)
+        if conn.postgres:
+            from broadcastio.outbox._pgbulk import write_accepts
+
+            write_accepts(conn, accepted)
+        else:
+            conn.executemany(_ACCEPT_SQL, accepted)
         adopt_orphans(conn, accepted)
 
 
@@ -547,6 +554,10 @@ def mark_sending(conn: Db, row_id: int, owner: str, now: float, lease_until: flo
 
 
 def _mark_sending_many(conn: Db, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
+    if conn.postgres:
+        from broadcastio.outbox._pgbulk import write_sending
+
+        return write_sending(conn, calls)
     cursor = conn.executemany(
         _SENDING_SQL, [(until, route, now, row_id, owner) for row_id, owner, now, until, route in calls]
     )
@@ -561,8 +572,17 @@ def mark_final(conn: Db, row_id: int, result: DeliveryResult, now: float, defer_
     _record_accepts(conn, _accepts([(row_id, result, now, defer_until)]))
 
 
+def _write_finals(conn: Db, params: list[tuple[Any, ...]]) -> None:
+    if conn.postgres:
+        from broadcastio.outbox._pgbulk import write_finals
+
+        write_finals(conn, params)
+    else:
+        conn.executemany(_FINAL_SQL, params)
+
+
 def _mark_final_many(conn: Db, calls: Sequence[tuple[Any, ...]]) -> list[None]:
-    conn.executemany(_FINAL_SQL, [_final_params(*call) for call in calls])
+    _write_finals(conn, [_final_params(*call) for call in calls])
     _record_accepts(conn, _accepts(calls))
     return [None] * len(calls)
 
@@ -584,7 +604,7 @@ def finish_and_start(
 
 
 def _finish_and_start_many(conn: Db, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
-    conn.executemany(_FINAL_SQL, [_final_params(*call[:4]) for call in calls])
+    _write_finals(conn, [_final_params(*call[:4]) for call in calls])
     _record_accepts(conn, _accepts([call[:4] for call in calls]))
     return _mark_sending_many(conn, [(call[4], call[5], call[2], call[6], call[7]) for call in calls])
 
