@@ -57,9 +57,9 @@ def _open(target: Path | str) -> Any:
     return open_outbox(target, must_exist=True)
 
 
-def _shown(target: Path | str) -> Path:
-    """The target as shown in output: a DSN without its password."""
-    return Path(describe(target)) if isinstance(target, str) else target
+def _shown(target: Path | str) -> Any:
+    """The target as shown in output: a DSN without its password (a str: a Path would fold its ``//``)."""
+    return describe(target) if isinstance(target, str) else target
 
 
 class _OutboxRows(JournalRows):

@@ -248,7 +248,7 @@ class Outbox:
         if _postgres.is_dsn(path):
             self.url = str(path)
             self.dialect = "postgres"
-            self.path = Path(_postgres.describe(self.url))  # for messages only: never a file
+            self.path = Path(_postgres.describe(self.url))  # never a file, never the password: see ``url``
             self._open_postgres(float(reconnect_for))
             return
         self.dialect = "sqlite"
