@@ -402,3 +402,25 @@ class TestWriter:
         await collect(make_orchestrator([MemoryProvider(keep=0)]).abroadcast(messages(2000), outbox=outbox))
         assert outbox.status().sent == 2000
         assert outbox.writer.batches < 2000
+
+    def test_a_job_that_raises_fails_alone_in_its_batch(self, outbox: Outbox) -> None:
+        """Jobs grouped into one transaction: the failing one gets its error, the others are committed."""
+        import time
+
+        from broadcastio import OutboxError
+        from broadcastio.outbox._store import open_campaign
+
+        def slow(conn: object) -> None:
+            time.sleep(0.3)  # holds the writer so the next jobs queue up into one batch
+
+        def broken(conn: object) -> None:
+            conn.execute("SELECT * FROM no_such_table")  # type: ignore[attr-defined]
+
+        held = outbox.writer.post(slow)
+        failing = outbox.writer.post(broken)
+        fine = outbox.writer.post(open_campaign, "after-the-failure", outbox.now())
+        held.result()
+        with pytest.raises(OutboxError, match="no_such_table"):
+            failing.result()
+        assert fine.result() >= 1
+        assert [campaign.name for campaign in outbox.campaigns()] == ["after-the-failure"]

@@ -98,6 +98,14 @@ class TestErrors:
         ):
             sqlite_box.add([message(1)], connection=conn)
 
+    def test_a_broken_caller_transaction_is_an_outbox_error(self, box: Outbox) -> None:
+        with psycopg.connect(box.url) as conn:
+            with pytest.raises(psycopg.errors.UndefinedTable):
+                conn.execute("SELECT * FROM nowhere")
+            with pytest.raises(OutboxError, match="not usable"):
+                box.add([message(1)], connection=conn)
+        assert box.status().total == 0
+
     def test_a_connection_that_is_not_psycopg_is_refused(self, box: Outbox) -> None:
         with pytest.raises(ConfigurationError, match="psycopg Connection"):
             box.add([message(1)], connection=object())

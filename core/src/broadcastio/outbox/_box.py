@@ -23,7 +23,7 @@ import msgspec
 from msgspec import Struct
 
 from broadcastio._clock import Clock
-from broadcastio._errors import ConfigurationError, ErrorClass, UsageError
+from broadcastio._errors import ConfigurationError, ErrorClass, OutboxError, UsageError
 from broadcastio._escalation import Escalation
 from broadcastio._models import DeliveryError, Message
 from broadcastio.outbox import _postgres
@@ -583,9 +583,17 @@ class Outbox:
         if getattr(connection, "closed", False):
             raise ConfigurationError("Outbox.add(connection=...) got a closed connection")
         db = Db(connection, "postgres")
+        where = self.description
 
         def run(function: Any, *args: Any) -> Any:
-            return function(db, *args)
+            try:
+                return function(db, *args)
+            except Exception as exc:
+                if not type(exc).__module__.startswith("psycopg"):
+                    raise
+                raise OutboxError(
+                    f"outbox {where}: {type(exc).__name__}: {exc}; the caller's transaction is not usable now"
+                ) from exc
 
         return run
 

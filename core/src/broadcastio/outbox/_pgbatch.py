@@ -67,7 +67,7 @@ class PgBatches:
                 self._conn = None
 
     def _lost(self, exc: BaseException) -> bool:
-        if not isinstance(exc, self._psycopg.OperationalError):
+        if not isinstance(exc, (self._psycopg.OperationalError, self._psycopg.InterfaceError)):
             return False
         raw = None if self._conn is None else self._conn.raw
         return raw is None or bool(raw.broken) or bool(raw.closed)
