@@ -23,7 +23,7 @@ import msgspec
 from msgspec import Struct
 
 from broadcastio._clock import Clock
-from broadcastio._errors import ConfigurationError, ErrorClass, OutboxError, UsageError
+from broadcastio._errors import ConfigurationError, ErrorClass, UsageError
 from broadcastio._escalation import Escalation
 from broadcastio._models import DeliveryError, Message
 from broadcastio.outbox import _postgres
@@ -271,21 +271,7 @@ class Outbox:
 
     def _open_postgres(self, reconnect_for: float) -> None:
         where = _postgres.describe(self.url)
-        try:
-            conn = _postgres.connect(self.url)
-        except ConfigurationError:
-            raise
-        except Exception as exc:  # psycopg.Error: unreachable, refused, bad credentials
-            raise ConfigurationError(f"cannot open outbox {where}: {type(exc).__name__}: {exc}") from None
-        try:
-            _postgres.create_pg_schema(conn)
-            conn.raw.commit()
-        except ConfigurationError:
-            raise
-        except Exception as exc:
-            raise ConfigurationError(f"cannot open outbox {where}: {type(exc).__name__}: {exc}") from None
-        finally:
-            conn.close()
+        _postgres.prepare_database(self.url)
         self._pool = _postgres.open_pool(self.url)
         self._writer = Writer(
             lambda: _postgres.connect(self.url), name=f"outbox {where}", dialect="postgres", reconnect_for=reconnect_for
@@ -576,26 +562,7 @@ class Outbox:
                 "Outbox.add(connection=...) needs a PostgreSQL outbox (a postgresql:// DSN): "
                 "a SQLite outbox journals through its own writer"
             )
-        if not (type(connection).__module__.startswith("psycopg") and hasattr(connection, "cursor")):
-            raise ConfigurationError(
-                f"Outbox.add(connection=...) takes a psycopg Connection, got {type(connection).__name__}"
-            )
-        if getattr(connection, "closed", False):
-            raise ConfigurationError("Outbox.add(connection=...) got a closed connection")
-        db = Db(connection, "postgres")
-        where = self.description
-
-        def run(function: Any, *args: Any) -> Any:
-            try:
-                return function(db, *args)
-            except Exception as exc:
-                if not type(exc).__module__.startswith("psycopg"):
-                    raise
-                raise OutboxError(
-                    f"outbox {where}: {type(exc).__name__}: {exc}; the caller's transaction is not usable now"
-                ) from exc
-
-        return run
+        return _postgres.in_caller_transaction(connection, self.description)
 
     @contextlib.contextmanager
     def listening(self) -> Iterator[None]:

@@ -12,10 +12,10 @@ upgrade is: install the new broadcastio, open the outbox once.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from broadcastio._errors import ConfigurationError
+from broadcastio._errors import ConfigurationError, OutboxError
 from broadcastio.outbox._db import Db
 
 __all__ = [
@@ -23,10 +23,12 @@ __all__ = [
     "connect",
     "create_pg_schema",
     "describe",
+    "in_caller_transaction",
     "ingest_rows",
     "is_dsn",
     "notify",
     "open_pool",
+    "prepare_database",
 ]
 
 PG_SCHEMA_VERSION = 4
@@ -163,6 +165,53 @@ def open_pool(dsn: str, max_size: int = 4) -> Any:
         check=ConnectionPool.check_connection,
         name="broadcastio-outbox-readers",
     )
+
+
+def prepare_database(dsn: str) -> None:
+    """Create or upgrade the schema of the outbox at ``dsn``; ``ConfigurationError`` when it cannot."""
+    where = describe(dsn)
+    try:
+        conn = connect(dsn)
+    except ConfigurationError:
+        raise
+    except Exception as exc:  # psycopg.Error: unreachable, refused, bad credentials
+        raise ConfigurationError(f"cannot open outbox {where}: {type(exc).__name__}: {exc}") from None
+    try:
+        create_pg_schema(conn)
+        conn.raw.commit()
+    except ConfigurationError:
+        raise
+    except Exception as exc:  # no CREATE privilege, not a database we can write
+        raise ConfigurationError(f"cannot open outbox {where}: {type(exc).__name__}: {exc}") from None
+    finally:
+        conn.close()
+
+
+def in_caller_transaction(connection: Any, where: str) -> Callable[..., Any]:
+    """Run store jobs on the caller's psycopg connection, inside its transaction (never committed here).
+
+    A psycopg error (the caller's transaction had already failed, a lost
+    connection) is an :class:`~broadcastio.OutboxError` naming the outbox.
+    """
+    if not (type(connection).__module__.startswith("psycopg") and hasattr(connection, "cursor")):
+        raise ConfigurationError(
+            f"Outbox.add(connection=...) takes a psycopg Connection, got {type(connection).__name__}"
+        )
+    if getattr(connection, "closed", False):
+        raise ConfigurationError("Outbox.add(connection=...) got a closed connection")
+    db = Db(connection, "postgres")
+
+    def run(function: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return function(db, *args)
+        except Exception as exc:
+            if not type(exc).__module__.startswith("psycopg"):
+                raise
+            raise OutboxError(
+                f"outbox {where}: {type(exc).__name__}: {exc}; the caller's transaction is not usable now"
+            ) from exc
+
+    return run
 
 
 def create_pg_schema(conn: Db) -> None:
