@@ -162,10 +162,12 @@ class TestTransactionalOutbox:
 
 
 class TestOutages:
+    @pytest.mark.parametrize("mode", ["fast", "immediate"])
     async def test_a_restart_mid_campaign_loses_and_duplicates_nothing(
-        self, pg_server: PostgresServer, box: Outbox
+        self, pg_server: PostgresServer, box: Outbox, mode: str
     ) -> None:
-        """The writer reconnects and runs its batch again; every message is sent exactly once."""
+        """A clean restart, and a crash (``immediate``: recovery from the WAL): the writer
+        reconnects and runs its batch again; every message is sent exactly once."""
         provider = FakeProvider(keep=0, latency=0.002)
         total = 3000
         stream = orchestrator(provider).abroadcast(
@@ -176,7 +178,7 @@ class TestOutages:
         def restart_when_sending() -> None:
             while provider.calls < 300:
                 threading.Event().wait(0.01)
-            pg_server.restart(down_for=1.0)
+            pg_server.restart(mode, down_for=1.0)
             restarted.set()
 
         outage = threading.Thread(target=restart_when_sending)
