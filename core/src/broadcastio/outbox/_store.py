@@ -445,7 +445,7 @@ def claim_due(
         params = (*params, *rows)
     # PostgreSQL: rows another transaction is claiming right now are skipped, not waited for;
     # SQLite: the writer's BEGIN IMMEDIATE already makes the claim one process at a time.
-    lock = " FOR UPDATE SKIP LOCKED" if conn.postgres else ""
+    lock = " FOR UPDATE OF outbox SKIP LOCKED" if conn.postgres else ""  # never lock a joined campaigns row
     found = conn.execute(
         f"SELECT {_ROW_COLUMNS}, message FROM outbox WHERE {where} AND state IN ('pending', 'sending', 'unknown') "
         f"ORDER BY id LIMIT ?{lock}",
