@@ -210,6 +210,22 @@ class TestOutages:
         finally:
             box.close()
 
+    def test_reads_during_an_outage_fail_with_outbox_error(
+        self, pg_server: PostgresServer, box: Outbox, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from broadcastio.outbox import _postgres
+
+        monkeypatch.setattr(_postgres, "READ_TIMEOUT_S", 1.0)
+        box.add([message(1)])
+        pg_server.stop()
+        try:
+            with pytest.raises(OutboxError, match="cannot read"):
+                box.status()
+        finally:
+            pg_server.start()
+        monkeypatch.setattr(_postgres, "READ_TIMEOUT_S", 30.0)
+        assert box.status().total == 1  # the pool connects again (after its own backoff)
+
 
 class TestCommandLine:
     CONFIG = '[outbox]\nurl = "${{OUTBOX_URL}}"\n\n[[providers]]\nname = "first"\ntype = "memory"\n'

@@ -23,7 +23,7 @@ import msgspec
 from msgspec import Struct
 
 from broadcastio._clock import Clock
-from broadcastio._errors import ConfigurationError, ErrorClass, UsageError
+from broadcastio._errors import ConfigurationError, ErrorClass, OutboxError, UsageError
 from broadcastio._escalation import Escalation
 from broadcastio._models import DeliveryError, Message
 from broadcastio.outbox import _postgres
@@ -647,8 +647,12 @@ class _Reader:
     def __enter__(self) -> Db:
         pool = self._outbox._pool
         if pool is not None:
-            self._lease = pool.connection()
-            self._conn = Db(self._lease.__enter__(), "postgres")
+            lease = pool.connection(timeout=_postgres.READ_TIMEOUT_S)
+            try:
+                self._conn = Db(lease.__enter__(), "postgres")
+            except Exception as exc:  # no connection within the timeout: the server is away
+                raise self._failed(exc) from exc
+            self._lease = lease
             return self._conn
         raw = sqlite3.connect(self._outbox.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         self._conn = Db(raw, "sqlite")
@@ -657,5 +661,11 @@ class _Reader:
     def __exit__(self, *exc_info: Any) -> None:
         if self._lease is not None:
             self._lease.__exit__(*exc_info)
+            error = exc_info[1]
+            if error is not None and type(error).__module__.startswith("psycopg"):
+                raise self._failed(error) from error
         elif self._conn is not None:
             self._conn.close()
+
+    def _failed(self, exc: BaseException) -> OutboxError:
+        return OutboxError(f"outbox {self._outbox.description}: cannot read: {type(exc).__name__}: {exc}")

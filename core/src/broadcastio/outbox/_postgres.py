@@ -37,6 +37,8 @@ CHANNEL = "broadcastio_outbox"
 """The LISTEN/NOTIFY channel an ``Outbox.add`` wakes relays on."""
 _LOCK_KEY = 0x62726F61  # "broa": the advisory lock schema creation holds
 CONNECT_TIMEOUT_S = 10
+READ_TIMEOUT_S = 30.0
+"""How long a read waits for a pooled connection (the server restarting) before ``OutboxError``."""
 
 _OPEN = "state IN ('pending', 'sending', 'unknown')"
 _DDL_V4 = f"""
