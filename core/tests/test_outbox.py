@@ -424,3 +424,21 @@ class TestWriter:
             failing.result()
         assert fine.result() >= 1
         assert [campaign.name for campaign in outbox.campaigns()] == ["after-the-failure"]
+
+
+def test_store_jobs_accept_a_plain_sqlite_connection(tmp_path: Path) -> None:
+    """Job functions run on the writer's ``Db`` wrapper, and still on a bare ``sqlite3`` connection."""
+    import sqlite3
+
+    from broadcastio.outbox._store import claim_due, ingest_chunk, open_campaign
+
+    Outbox(tmp_path / "o.db").close()
+    conn = sqlite3.connect(tmp_path / "o.db", isolation_level=None)
+    try:
+        campaign = open_campaign(conn, "plain", 1.0)  # type: ignore[arg-type]
+        added, given = ingest_chunk(conn, [(1, message(1)), (2, message(2))], campaign, 1.0)  # type: ignore[arg-type]
+        assert (added, given) == (2, [])
+        _, decisions = claim_due(conn, campaign, 0, 10, "me", 1.0, 61.0, frozenset())  # type: ignore[arg-type]
+        assert [decision.kind for decision in decisions] == ["send", "send"]
+    finally:
+        conn.close()

@@ -16,7 +16,7 @@ import functools
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, Protocol
 
-__all__ = ["Cursor", "Db", "Dialect", "to_pyformat"]
+__all__ = ["Cursor", "Db", "Dialect", "is_postgres", "to_pyformat"]
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -39,6 +39,11 @@ def to_pyformat(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def is_postgres(conn: object) -> bool:
+    """Whether a job runs on PostgreSQL; a plain ``sqlite3.Connection`` (older callers, tests) counts as SQLite."""
+    return getattr(conn, "dialect", "sqlite") == "postgres"
+
+
 class Db:
     """A connection of either database, with the store's surface.
 
@@ -52,10 +57,6 @@ class Db:
     def __init__(self, raw: Any, dialect: Dialect) -> None:
         self.raw = raw
         self.dialect: Dialect = dialect
-
-    @property
-    def postgres(self) -> bool:
-        return self.dialect == "postgres"
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         if self.dialect == "postgres":

@@ -34,7 +34,7 @@ from typing import Any
 
 from broadcastio._errors import ErrorClass
 from broadcastio._models import DeliveryError
-from broadcastio.outbox._db import Db
+from broadcastio.outbox._db import Db, is_postgres
 from broadcastio.receipts._model import Receipt, ReceiptLevel, RecordOutcome
 
 __all__ = ["adopt_orphans", "fire_escalations", "next_escalation", "record_receipt"]
@@ -45,12 +45,12 @@ _ROW = "SELECT id, state, provider, route, skip, receipt_level, escalate_unless 
 
 def _row_sql(conn: Db, column: str) -> str:
     """The row a receipt is about; on PostgreSQL locked, as two processes may record receipts of one row at once."""
-    return _ROW.format(column) + (" FOR UPDATE" if conn.postgres else "")
+    return _ROW.format(column) + (" FOR UPDATE" if is_postgres(conn) else "")
 
 
 def arrival_order(conn: Db) -> str:
     """The column that orders receipts as they were stored (SQLite's rowid, PostgreSQL's identity)."""
-    return "seq" if conn.postgres else "rowid"
+    return "seq" if is_postgres(conn) else "rowid"
 
 
 def _find(conn: Db, receipt: Receipt) -> tuple[Any, ...] | None:

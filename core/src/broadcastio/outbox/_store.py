@@ -23,7 +23,7 @@ import msgspec
 
 from broadcastio._errors import ConfigurationError, ErrorClass
 from broadcastio._models import DeliveryError, DeliveryResult, DeliveryStatus, Message
-from broadcastio.outbox._db import Db
+from broadcastio.outbox._db import Db, is_postgres
 from broadcastio.outbox._receipts import adopt_orphans
 
 __all__ = [
@@ -389,7 +389,7 @@ def ingest_chunk(
             continue
         fresh.add(key)
         new_rows.append((key, metadata.reference_id, now, now, encode(message), campaign, number, after, unless))
-    if conn.postgres:  # one multi-row insert that says which keys were new
+    if is_postgres(conn):  # one multi-row insert that says which keys were new
         from broadcastio.outbox._postgres import ingest_rows
 
         inserted = ingest_rows(conn, new_rows)
@@ -445,7 +445,7 @@ def claim_due(
         params = (*params, *rows)
     # PostgreSQL: rows another transaction is claiming right now are skipped, not waited for;
     # SQLite: the writer's BEGIN IMMEDIATE already makes the claim one process at a time.
-    lock = " FOR UPDATE OF outbox SKIP LOCKED" if conn.postgres else ""  # never lock a joined campaigns row
+    lock = " FOR UPDATE OF outbox SKIP LOCKED" if is_postgres(conn) else ""  # never lock a joined campaigns row
     found = conn.execute(
         f"SELECT {_ROW_COLUMNS}, message FROM outbox WHERE {where} AND state IN ('pending', 'sending', 'unknown') "
         f"ORDER BY id LIMIT ?{lock}",
@@ -539,7 +539,7 @@ def _accepts(calls: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 def _record_accepts(conn: Db, accepted: list[tuple[Any, ...]]) -> None:
     if accepted:
-        if conn.postgres:
+        if is_postgres(conn):
             from broadcastio.outbox._pgbulk import write_accepts
 
             write_accepts(conn, accepted)
@@ -554,7 +554,7 @@ def mark_sending(conn: Db, row_id: int, owner: str, now: float, lease_until: flo
 
 
 def _mark_sending_many(conn: Db, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
-    if conn.postgres:
+    if is_postgres(conn):
         from broadcastio.outbox._pgbulk import write_sending
 
         return write_sending(conn, calls)
@@ -573,7 +573,7 @@ def mark_final(conn: Db, row_id: int, result: DeliveryResult, now: float, defer_
 
 
 def _write_finals(conn: Db, params: list[tuple[Any, ...]]) -> None:
-    if conn.postgres:
+    if is_postgres(conn):
         from broadcastio.outbox._pgbulk import write_finals
 
         write_finals(conn, params)
