@@ -55,7 +55,7 @@ nox.options.sessions = ["lint", "types", "node", "node_schema", "core", "plugin"
 
 
 def _install_core(session: nox.Session) -> None:
-    session.install("-e", "core[http,testing,cli,receipts]", *TEST_TOOLS)
+    session.install("-e", "core[http,testing,cli,receipts,postgres]", *TEST_TOOLS)
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -79,7 +79,7 @@ def types(session: nox.Session) -> None:
     """mypy --strict on core, every plugin and the template."""
     plugins = [arg for plugin in PLUGINS for arg in ("-e", f"plugins/{plugin}")]
     session.install(
-        "mypy>=1.11", "-e", "core[http,testing,cli,receipts]", *plugins, "-e", "plugins/_template", "pytest"
+        "mypy>=1.11", "-e", "core[http,testing,cli,receipts,postgres]", *plugins, "-e", "plugins/_template", "pytest"
     )
     session.run("mypy")
 

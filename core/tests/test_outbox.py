@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -36,17 +35,17 @@ def messages(n: int, start: int = 0) -> Iterator[Message]:
 
 
 @pytest.fixture
-def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    with Outbox(tmp_path / "outbox.db") as box:
+def outbox(outbox_url: str) -> Iterator[Outbox]:
+    """An outbox on SQLite, then on PostgreSQL (conftest's ``outbox_url``)."""
+    with Outbox(outbox_url) as box:
         yield box
 
 
 def force(box: Outbox, sql: str, *params: object) -> None:
-    """Change rows behind the outbox's back, as a dead process would have left them."""
-    conn = sqlite3.connect(box.path)
-    with conn:
+    """Change rows behind the outbox's back, as a dead process would have left them
+    (a reader connection commits each statement, on either database)."""
+    with box._reader() as conn:
         conn.execute(sql, params)
-    conn.close()
 
 
 async def collect(stream) -> list[DeliveryResult]:  # type: ignore[no-untyped-def]
@@ -249,10 +248,10 @@ class TestResume:
         assert outbox.status() == OutboxStatus(sending=1, sent=1, total=2)
 
     async def test_two_outboxes_on_one_file_never_send_a_row_twice(
-        self, tmp_path: Path, make_orchestrator: Build
+        self, outbox_url: str, make_orchestrator: Build
     ) -> None:
         """Concurrent runs with different owners split the rows between them."""
-        path = tmp_path / "shared.db"
+        path = outbox_url
         with Outbox(path, owner="a") as first, Outbox(path, owner="b") as second:
             first.add(messages(400))
             a, b = FakeProvider("a", keep=0), FakeProvider("b", keep=0)
@@ -263,9 +262,9 @@ class TestResume:
             assert a.calls + b.calls == 400
             assert first.status() == OutboxStatus(sent=400, total=400)
 
-    async def test_leases_are_renewed_while_a_send_is_slow(self, tmp_path: Path) -> None:
+    async def test_leases_are_renewed_while_a_send_is_slow(self, outbox_url: str) -> None:
         """A live run keeps its rows past lease_seconds; another run cannot take them over."""
-        path = tmp_path / "o.db"
+        path = outbox_url
         with Outbox(path, lease_seconds=0.3, owner="slow") as slow_box, Outbox(path, owner="other") as other_box:
             slow = FakeProvider("slow", latency=0.8)
             orchestrator = Orchestrator([slow], plugin_manager=isolated_plugin_manager())
@@ -392,13 +391,10 @@ class TestWriter:
         outbox.add(messages(3))
         force(outbox, "UPDATE outbox SET owner = 'a'")
         force(outbox, "UPDATE outbox SET owner = 'b' WHERE id = 3")
-        conn = outbox._connect()
-        try:
+        with outbox._reader() as conn:
             now = outbox.now()
             calls = [(row_id, "a", now, now + 60, "fake") for row_id in (1, 2, 3)]
             assert mark_sending.many(conn, calls) == [True, True, False]  # type: ignore[attr-defined]
-        finally:
-            conn.close()
         assert [row.state for row in outbox.rows()] == ["sending", "sending", "pending"]
 
     async def test_many_concurrent_jobs_share_commits(self, outbox: Outbox, make_orchestrator: Build) -> None:
@@ -406,3 +402,43 @@ class TestWriter:
         await collect(make_orchestrator([MemoryProvider(keep=0)]).abroadcast(messages(2000), outbox=outbox))
         assert outbox.status().sent == 2000
         assert outbox.writer.batches < 2000
+
+    def test_a_job_that_raises_fails_alone_in_its_batch(self, outbox: Outbox) -> None:
+        """Jobs grouped into one transaction: the failing one gets its error, the others are committed."""
+        import time
+
+        from broadcastio import OutboxError
+        from broadcastio.outbox._store import open_campaign
+
+        def slow(conn: object) -> None:
+            time.sleep(0.3)  # holds the writer so the next jobs queue up into one batch
+
+        def broken(conn: object) -> None:
+            conn.execute("SELECT * FROM no_such_table")  # type: ignore[attr-defined]
+
+        held = outbox.writer.post(slow)
+        failing = outbox.writer.post(broken)
+        fine = outbox.writer.post(open_campaign, "after-the-failure", outbox.now())
+        held.result()
+        with pytest.raises(OutboxError, match="no_such_table"):
+            failing.result()
+        assert fine.result() >= 1
+        assert [campaign.name for campaign in outbox.campaigns()] == ["after-the-failure"]
+
+
+def test_store_jobs_accept_a_plain_sqlite_connection(tmp_path: Path) -> None:
+    """Job functions run on the writer's ``Db`` wrapper, and still on a bare ``sqlite3`` connection."""
+    import sqlite3
+
+    from broadcastio.outbox._store import claim_due, ingest_chunk, open_campaign
+
+    Outbox(tmp_path / "o.db").close()
+    conn = sqlite3.connect(tmp_path / "o.db", isolation_level=None)
+    try:
+        campaign = open_campaign(conn, "plain", 1.0)  # type: ignore[arg-type]
+        added, given = ingest_chunk(conn, [(1, message(1)), (2, message(2))], campaign, 1.0)  # type: ignore[arg-type]
+        assert (added, given) == (2, [])
+        _, decisions = claim_due(conn, campaign, 0, 10, "me", 1.0, 61.0, frozenset())  # type: ignore[arg-type]
+        assert [decision.kind for decision in decisions] == ["send", "send"]
+    finally:
+        conn.close()

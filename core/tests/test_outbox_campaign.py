@@ -41,8 +41,9 @@ def real(providers: list[object], **options: object) -> Orchestrator:
 
 
 @pytest.fixture
-def outbox(tmp_path: Path) -> Iterator[Outbox]:
-    with Outbox(tmp_path / "outbox.db", retry_delay=0.05, max_retry_delay=0.2) as box:
+def outbox(outbox_url: str) -> Iterator[Outbox]:
+    """An outbox on SQLite, then on PostgreSQL (conftest's ``outbox_url``)."""
+    with Outbox(outbox_url, retry_delay=0.05, max_retry_delay=0.2) as box:
         yield box
 
 
@@ -51,10 +52,8 @@ async def collect(stream) -> list[DeliveryResult]:  # type: ignore[no-untyped-de
 
 
 def force(box: Outbox, sql: str, *params: object) -> None:
-    conn = sqlite3.connect(box.path)
-    with conn:
+    with box._reader() as conn:  # commits each statement, on either database
         conn.execute(sql, params)
-    conn.close()
 
 
 class CountingSpy(FakeProvider):
@@ -256,13 +255,11 @@ class TestTakeOver:
 
 def poison(box: Outbox, row_id: int) -> None:
     """Store a message msgspec refuses to decode (metadata.tags a string), as older versions could."""
-    conn = sqlite3.connect(box.path)
-    blob = conn.execute("SELECT message FROM outbox WHERE id = ?", (row_id,)).fetchone()[0]
-    data = msgspec.msgpack.decode(blob)
-    data["metadata"]["tags"] = "urgent"
-    with conn:
+    with box._reader() as conn:
+        blob = conn.execute("SELECT message FROM outbox WHERE id = ?", (row_id,)).fetchone()[0]
+        data = msgspec.msgpack.decode(blob)
+        data["metadata"]["tags"] = "urgent"
         conn.execute("UPDATE outbox SET message = ? WHERE id = ?", (msgspec.msgpack.encode(data), row_id))
-    conn.close()
 
 
 class TestBadRows:

@@ -60,8 +60,9 @@ def receipt(
 
 
 @pytest.fixture
-def box(tmp_path: Path, clock: FakeClock) -> Iterator[Outbox]:
-    with Outbox(tmp_path / "outbox.db", clock=clock) as outbox:
+def box(outbox_url: str, clock: FakeClock) -> Iterator[Outbox]:
+    """An outbox on SQLite, then on PostgreSQL (conftest's ``outbox_url``)."""
+    with Outbox(outbox_url, clock=clock) as outbox:
         yield outbox
 
 
@@ -118,11 +119,8 @@ class TestMatching:
         await sent_through_wa(box, make_orchestrator)
         assert await box.record(receipt(1, ReceiptLevel.DELIVERED, message_id="nobody's")) == "orphaned"
         assert row(box).receipt_level is None
-        conn = sqlite3.connect(box.path)
-        try:
-            stored = conn.execute("SELECT outbox_id, outcome FROM receipts").fetchall()
-        finally:
-            conn.close()
+        with box._reader() as conn:
+            stored = [tuple(found) for found in conn.execute("SELECT outbox_id, outcome FROM receipts")]
         assert stored == [(None, "orphaned")]
 
     async def test_an_orphan_is_adopted_when_its_acceptance_is_recorded(
@@ -292,9 +290,9 @@ class TestEscalation:
         await collect(orchestrator.aresume(box, deadline=0))  # resume fires due timers too
         assert (len(wa.call_log), len(sms.call_log)) == (1, 1)
 
-    async def test_a_running_broadcast_fires_its_own_timers(self, tmp_path: Path, make_orchestrator: Build) -> None:
+    async def test_a_running_broadcast_fires_its_own_timers(self, outbox_url: str, make_orchestrator: Build) -> None:
         """Real time: the broadcast waits for its campaign's timers within its deadline."""
-        with Outbox(tmp_path / "real.db") as outbox:
+        with Outbox(outbox_url) as outbox:
             wa, sms = providers()
             escalation = Escalation(after=dt.timedelta(seconds=0.3))
             results = await collect(

@@ -1,4 +1,7 @@
-"""``broadcastio outbox status|list|resume|watch``: inspect, finish and keep moving a journalled broadcast."""
+"""``broadcastio outbox status|list|resume|watch|relay``: inspect, finish and keep moving a journalled broadcast.
+
+Each command takes the outbox as a SQLite FILE or a PostgreSQL DSN (``postgresql://...``).
+"""
 
 from __future__ import annotations
 
@@ -28,11 +31,50 @@ from broadcastio.cli._render import Tally
 from broadcastio.cli._results import JournalRows, consume, print_summary
 from broadcastio.cli._run import Stopper, deadline_option, grace_option, journal_exit_code, print_left
 from broadcastio.logs import mask_address
+from broadcastio.outbox._postgres import describe, is_dsn
 
 __all__ = ["outbox"]
 
-_FILE = click.argument("outbox_path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
 _STATES = ("pending", "sending", "sent", "failed", "unknown")
+
+
+def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | str | None:
+    """A SQLite file (a Path) or a PostgreSQL DSN (kept as the string)."""
+    if value is None:
+        return None
+    return value if is_dsn(value) else Path(value)
+
+
+_FILE = click.argument("outbox_path", metavar="FILE|DSN", callback=_target)
+
+
+def _open(target: Path | str) -> Any:
+    """The outbox a command names: an existing SQLite file, or a PostgreSQL database."""
+    if isinstance(target, str):
+        from broadcastio.outbox import Outbox
+
+        return Outbox(target)
+    return open_outbox(target, must_exist=True)
+
+
+def _shown(target: Path | str) -> Any:
+    """The target as shown in output: a DSN without its password (a str: a Path would fold its ``//``)."""
+    return describe(target) if isinstance(target, str) else target
+
+
+class _OutboxRows(JournalRows):
+    """Row numbers read through the outbox itself (any database)."""
+
+    def __init__(self, box: Any) -> None:  # no SQLite connection of its own
+        self._box = box
+
+    def pop(self, key: str | None) -> int | None:
+        if key is None:
+            return None
+        return self._box.row_numbers([key]).get(key)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        pass
 
 
 def _campaign_option(func: Any) -> Any:
@@ -49,13 +91,13 @@ def outbox() -> None:
 @_campaign_option
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @handle_errors
-def status(outbox_path: Path, campaign: str | None, as_json: bool) -> None:
+def status(outbox_path: Path | str, campaign: str | None, as_json: bool) -> None:
     """Count the outbox's messages by state, and each campaign's.
 
     pending and sending rows are not finished; unknown rows may have been
     delivered. Exit status 0, or 2 when FILE is not an outbox.
     """
-    box = open_outbox(outbox_path, must_exist=True)
+    box = _open(outbox_path)
     try:
         counts: Any = box.campaign(campaign) if campaign is not None else box.status()
         campaigns = box.campaigns() if campaign is None else []
@@ -69,7 +111,7 @@ def status(outbox_path: Path, campaign: str | None, as_json: bool) -> None:
         click.echo(json.dumps(fields))
         return
     out, _ = consoles()
-    table = Table(title=str(outbox_path) + (f" campaign {campaign}" if campaign else ""), title_justify="left")
+    table = Table(title=str(_shown(outbox_path)) + (f" campaign {campaign}" if campaign else ""), title_justify="left")
     table.add_column("state")
     table.add_column("count", justify="right")
     for state in (*_STATES, "total"):
@@ -103,7 +145,12 @@ def status(outbox_path: Path, campaign: str | None, as_json: bool) -> None:
 @click.pass_obj
 @handle_errors
 def list_rows(
-    state: CliState, outbox_path: Path, states: tuple[str, ...], campaign: str | None, limit: int | None, as_json: bool
+    state: CliState,
+    outbox_path: Path | str,
+    states: tuple[str, ...],
+    campaign: str | None,
+    limit: int | None,
+    as_json: bool,
 ) -> None:
     """List rows with their input row number, masked address, state and reason.
 
@@ -111,9 +158,9 @@ def list_rows(
     or 2 when FILE is not an outbox.
     """
     wanted = states or ("unknown", "failed", "pending")
-    box = open_outbox(outbox_path, must_exist=True)
+    box = _open(outbox_path)
     out, _ = consoles()
-    table = Table(title=f"{outbox_path}: {', '.join(wanted)}", title_justify="left")
+    table = Table(title=f"{_shown(outbox_path)}: {', '.join(wanted)}", title_justify="left")
     for column in ("row", "key", "to", "state", "attempts", "next attempt", "receipt", "reason"):
         table.add_column(column, justify="right" if column in ("row", "attempts") else "left")
     shown = 0
@@ -197,7 +244,7 @@ def _address(message: Any, reveal: bool) -> str:
 @handle_errors
 def resume(
     state: CliState,
-    outbox_path: Path,
+    outbox_path: Path | str,
     config_path: Path,
     via: tuple[str, ...],
     concurrency: int,
@@ -226,8 +273,8 @@ def resume(
     error: BroadcastioError | None = None
 
     async def go() -> tuple[Stopper, Any]:
-        box = open_outbox(outbox_path, must_exist=True)
-        rows = JournalRows(outbox_path)
+        box = _open(outbox_path)
+        rows = JournalRows(outbox_path) if isinstance(outbox_path, Path) else _OutboxRows(box)
         try:
             total = (box.campaign(campaign) if campaign is not None else box.status()).left
             with Stopper(grace, err) as stopper:
@@ -255,7 +302,7 @@ def resume(
 
     stopper, counts = run(go())
     print_summary(tally, as_json=as_json, out=out, results_path=results_path)
-    print_left(counts, stopper.control, outbox_path=outbox_path, config_path=config_path, campaign=campaign)
+    print_left(counts, stopper.control, outbox_path=_shown(outbox_path), config_path=config_path, campaign=campaign)
     if error is not None:
         click.echo(f"error: {type(error).__name__}: {error}", err=True)
     code = journal_exit_code(counts, stopper, error)
@@ -282,7 +329,7 @@ def resume(
 @handle_errors
 def watch(
     state: CliState,
-    outbox_path: Path,
+    outbox_path: Path | str,
     config_path: Path,
     via: tuple[str, ...],
     concurrency: int,
@@ -302,28 +349,45 @@ def watch(
     each escalation fires once. Prints one line per send (masked). Exit
     status 0, 2 on a usage or configuration error, 130/143 after a signal.
     """
+    _keep_moving(state, outbox_path, config_path, via, concurrency, campaign, grace, once, poll, "watch")
+
+
+def _keep_moving(
+    state: CliState,
+    outbox_path: Path | str,
+    config_path: Path,
+    via: tuple[str, ...],
+    concurrency: int,
+    campaign: str | None,
+    grace: float,
+    once: bool,
+    poll: float,
+    name: str,
+) -> None:
+    """The watcher's loop, for ``watch`` and ``relay``: until a signal (or one pass)."""
     route = split_via(via)
     _, err = consoles()
 
     async def go() -> Stopper:
-        box = open_outbox(outbox_path, must_exist=True)
+        box = _open(outbox_path)
         try:
             with Stopper(grace, err) as stopper:
                 async with open_orchestrator(state, config_path) as orchestrator:
-                    click.echo(f"watch: {outbox_path}" + (" (once)" if once else ""), err=True)
-                    async for result in orchestrator.awatch(
-                        box,
-                        concurrency=concurrency,
-                        via=route,
-                        campaign=campaign,
-                        control=stopper.control,
-                        once=once,
-                        poll=poll,
-                    ):
-                        reason = f" {result.error.code}" if result.error is not None else ""
-                        click.echo(
-                            f"sent {result.idempotency_key} via {result.provider or '-'}: {result.status}{reason}"
-                        )
+                    click.echo(f"{name}: {_shown(outbox_path)}" + (" (once)" if once else ""), err=True)
+                    with _woken_by_commits(box):
+                        async for result in orchestrator.awatch(
+                            box,
+                            concurrency=concurrency,
+                            via=route,
+                            campaign=campaign,
+                            control=stopper.control,
+                            once=once,
+                            poll=poll,
+                        ):
+                            reason = f" {result.error.code}" if result.error is not None else ""
+                            click.echo(
+                                f"sent {result.idempotency_key} via {result.provider or '-'}: {result.status}{reason}"
+                            )
             return stopper
         finally:
             box.close()
@@ -331,3 +395,68 @@ def watch(
     stopper = run(go())
     if stopper.exit_code is not None:
         raise click.exceptions.Exit(stopper.exit_code)
+
+
+def _woken_by_commits(box: Any) -> Any:
+    """On PostgreSQL, LISTEN for ``Outbox.add`` commits so the next pass starts at once."""
+    import contextlib
+
+    if getattr(box, "dialect", "sqlite") != "postgres":
+        return contextlib.nullcontext()
+    return box.listening()
+
+
+@outbox.command()
+@click.argument("outbox_path", metavar="[DSN]", required=False, callback=_target)
+@config_option
+@via_option
+@concurrency_option
+@_campaign_option
+@grace_option
+@click.option("--once", is_flag=True, help="Send what is committed and due now, then exit (cron, Celery beat).")
+@click.option(
+    "--poll",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    help="Seconds between looks at the outbox when no commit wakes the relay sooner.",
+)
+@click.pass_obj
+@handle_errors
+def relay(
+    state: CliState,
+    outbox_path: Path | str | None,
+    config_path: Path,
+    via: tuple[str, ...],
+    concurrency: int,
+    campaign: str | None,
+    grace: float,
+    once: bool,
+    poll: float,
+) -> None:
+    """Send what applications committed with Outbox.add(connection=...): the transactional outbox's relay.
+
+    DSN is the PostgreSQL outbox (postgresql://...); without it, the url of
+    the configuration's [outbox] table (keep a password out of the command
+    line: url = "${OUTBOX_URL}"). The relay is the outbox
+    watcher over that database: every committed row is sent with every
+    outbox guarantee (claimed with a lease, so several relays may run;
+    journalled before and after each attempt; a relay killed mid-send
+    leaves its row unknown, resent only through idempotent providers). An
+    Outbox.add commit wakes it at once (LISTEN/NOTIFY); --poll is the
+    fallback. Runs until SIGINT or SIGTERM (the sends in flight finish
+    within --grace), or one pass with --once. Exit status 0, 2 on a usage
+    or configuration error, 130/143 after a signal.
+    """
+    target = outbox_path if outbox_path is not None else _configured_outbox(state, config_path)
+    _keep_moving(state, target, config_path, via, concurrency, campaign, grace, once, poll, "relay")
+
+
+def _configured_outbox(state: CliState, config_path: Path) -> Path | str:
+    """The ``[outbox] url`` of the configuration file."""
+    from broadcastio.config import load_config
+
+    settings = load_config(config_path, env=state.env).outbox
+    if settings is None:
+        raise click.UsageError(f"give the outbox DSN, or an [outbox] url in {config_path}")
+    return settings.url if is_dsn(settings.url) else Path(settings.url)

@@ -15,6 +15,9 @@ Example::
     [health]                      # HealthPolicy fields
     ttl = 30
 
+    [outbox]                      # optional: where `outbox relay` finds the journal
+    url = "${OUTBOX_URL}"         # a SQLite path or a postgresql:// DSN
+
     [[providers]]                 # in fallback order
     name = "wa"
     type = "whatsapp"             # a registered provider type
@@ -39,6 +42,7 @@ from broadcastio.config._load import (
     DEFAULT_CONFIG_FILE,
     Config,
     ConfigFileError,
+    OutboxSettings,
     ProviderConfig,
     build_orchestrator,
     build_providers,
@@ -50,6 +54,7 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "Config",
     "ConfigFileError",
+    "OutboxSettings",
     "ProviderConfig",
     "build_orchestrator",
     "build_providers",

@@ -142,8 +142,32 @@ class ProviderConfig(Struct, frozen=True, kw_only=True):
         )
 
 
+class OutboxSettings:
+    """``[outbox]``: the outbox's ``url`` (SQLite path or PostgreSQL DSN); its repr hides a password."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __repr__(self) -> str:
+        from broadcastio.outbox._postgres import describe, is_dsn
+
+        shown = describe(self.url) if is_dsn(self.url) else self.url
+        return f"OutboxSettings(url={shown!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, OutboxSettings) and other.url == self.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+
 class Config(Struct, frozen=True, kw_only=True):
-    """A loaded configuration file; build an orchestrator with :func:`build_orchestrator`."""
+    """A loaded configuration file; build an orchestrator with :func:`build_orchestrator`.
+
+    ``outbox`` is the ``[outbox]`` table (``outbox.url``), None when the file has none.
+    """
 
     source: str
     providers: tuple[ProviderConfig, ...]
@@ -151,6 +175,7 @@ class Config(Struct, frozen=True, kw_only=True):
     retry: RetryPolicy | None = None
     breaker: BreakerPolicy | None = None
     health: HealthPolicy | None = None
+    outbox: OutboxSettings | None = None
 
     def provider(self, name: str) -> ProviderConfig:
         """The provider called ``name``."""
@@ -288,6 +313,7 @@ def parse_config(text: str, *, source: str = "<string>", env: Mapping[str, str] 
         health=None
         if document.health is None
         else _policy(locator, ("health",), HealthPolicy, set_fields(document.health)),
+        outbox=None if document.outbox is None else OutboxSettings(document.outbox.url),
     )
 
 

@@ -82,6 +82,13 @@ class ProviderSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     settings: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
+class OutboxSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[outbox]``: where the journal is, a SQLite path or a ``postgresql://`` DSN
+    (put a password in the environment: ``url = "${OUTBOX_URL}"``)."""
+
+    url: Annotated[str, Meta(min_length=1)]
+
+
 class Document(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The whole file."""
 
@@ -90,3 +97,4 @@ class Document(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     breaker: BreakerSection | None = None
     health: HealthSection | None = None
     providers: tuple[ProviderSection, ...] = ()
+    outbox: OutboxSection | None = None

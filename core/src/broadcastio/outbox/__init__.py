@@ -2,7 +2,7 @@
 
 Pass an :class:`Outbox` to :meth:`Orchestrator.abroadcast
 <broadcastio.Orchestrator.abroadcast>` (or ``broadcast``) and the whole
-input is written to a SQLite file, as one *campaign*, before the first
+input is written to a SQLite file (or a PostgreSQL database), as one *campaign*, before the first
 send; every outcome is written after its attempt. :meth:`Orchestrator.aresume
 <broadcastio.Orchestrator.aresume>` finishes what a stopped run left
 behind, without the input. Row states::
@@ -18,7 +18,10 @@ been called for it declares idempotent sends. See ``docs/outbox.md``.
 
 The package: ``_box`` (the Outbox object and its reads), ``_store`` (the
 SQL), ``_writer`` (the writer thread, group commit), ``_runner`` (the
-journal around the one delivery path of ``broadcastio._broadcast``).
+journal around the one delivery path of ``broadcastio._broadcast``),
+``_db`` (one connection surface for SQLite and PostgreSQL, so the SQL is
+written once), ``_postgres``/``_pgbatch``/``_pgbulk`` (PostgreSQL's schema,
+ingest, the writer's batches through outages, grouped marks).
 """
 
 from __future__ import annotations

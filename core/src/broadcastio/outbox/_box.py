@@ -1,7 +1,14 @@
-"""The Outbox object: opening the journal, reading its rows and campaigns, journalling without sending."""
+"""The Outbox object: opening the journal, reading its rows and campaigns, journalling without sending.
+
+The journal is a SQLite file or a PostgreSQL database (a ``postgresql://``
+DSN); everything above the connections (``_db.Db``) is the same for both.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
 import datetime as dt
 import os
 import socket
@@ -10,16 +17,18 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from msgspec import Struct
 
 from broadcastio._clock import Clock
-from broadcastio._errors import ConfigurationError, ErrorClass, UsageError
+from broadcastio._errors import ConfigurationError, ErrorClass, OutboxError, UsageError
 from broadcastio._escalation import Escalation
 from broadcastio._models import DeliveryError, Message
-from broadcastio.outbox._receipts import record_receipt
+from broadcastio.outbox import _postgres
+from broadcastio.outbox._db import Db
+from broadcastio.outbox._receipts import arrival_order, record_receipt
 from broadcastio.outbox._store import OPEN_STATES, create_schema, decode_message, ingest_chunk, open_campaign
 from broadcastio.outbox._writer import Writer
 from broadcastio.receipts._model import Receipt, ReceiptLevel, RecordOutcome
@@ -167,10 +176,13 @@ def _when(epoch: float | None) -> dt.datetime | None:
 
 
 class Outbox:
-    """A SQLite journal of broadcast messages, shared safely between processes.
+    """A journal of broadcast messages (SQLite or PostgreSQL), shared safely between processes.
 
-    :param path: the database file (created if missing; WAL mode).
-    :param synchronous: SQLite's ``synchronous`` setting. ``"FULL"`` (the
+    :param path: the SQLite database file (created if missing; WAL mode), or a
+        ``postgresql://`` DSN (the ``postgres`` extra): the schema is created
+        or upgraded on opening, rows are claimed with ``FOR UPDATE SKIP LOCKED``,
+        so processes on several machines can share it.
+    :param synchronous: SQLite's ``synchronous`` setting (ignored on PostgreSQL). ``"FULL"`` (the
         default) makes every committed state survive a power loss;
         ``"NORMAL"`` survives a process crash but may lose the last commits
         on power loss, and is faster.
@@ -187,6 +199,9 @@ class Outbox:
     :param clock: where leases, deferrals and escalation timers take the
         wall-clock time from (its ``now()``); default the system clock. Tests
         pass a :class:`~broadcastio.testing.FakeClock`.
+    :param reconnect_for: PostgreSQL only: how long the writer keeps
+        reconnecting after the server went away before a write fails with
+        :class:`~broadcastio.OutboxError` (a restart does not stop a campaign).
 
     The outbox is also a receipt sink (:meth:`record`, :meth:`receipt_sink`):
     receipts update the row they are about, drive fallback and cancel escalations.
@@ -202,6 +217,7 @@ class Outbox:
         retry_delay: float = 1.0,
         max_retry_delay: float = 60.0,
         clock: Clock | None = None,
+        reconnect_for: float = 60.0,
     ) -> None:
         mode = str(synchronous).upper()
         if mode not in _SYNCHRONOUS:
@@ -220,12 +236,24 @@ class Outbox:
         self._clock = clock
         self.retry_delay = float(retry_delay)
         self.max_retry_delay = max(float(max_retry_delay), self.retry_delay)
-        self.path = Path(path)
+        if not isinstance(reconnect_for, (int, float)) or reconnect_for < 0:
+            raise ConfigurationError(f"Outbox(reconnect_for=...) must be a number >= 0, got {reconnect_for!r}")
         self.synchronous = mode
         self.lease_seconds = float(lease_seconds)
         self.owner = owner or _default_owner()
         self._closed = False
         self._runs = 0
+        self._pool: Any = None
+        self.news: asyncio.Event | None = None  # set by a LISTENing relay when rows are committed
+        if _postgres.is_dsn(path):
+            self.url = str(path)
+            self.dialect = "postgres"
+            self.path = Path(_postgres.describe(self.url))  # never a file, never the password: see ``url``
+            self._open_postgres(float(reconnect_for))
+            return
+        self.dialect = "sqlite"
+        self.path = Path(path)
+        self.url = str(self.path)
         try:
             conn = self._connect()
         except sqlite3.Error as exc:
@@ -233,13 +261,26 @@ class Outbox:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("BEGIN IMMEDIATE")
-            create_schema(conn)
+            create_schema(Db(conn, "sqlite"))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise ConfigurationError(f"cannot open outbox {str(self.path)!r}: {exc}") from exc
         finally:
             conn.close()
-        self._writer = Writer(self._connect, name=f"outbox {str(self.path)!r}")
+        self._writer = Writer(self._connect_db, name=f"outbox {str(self.path)!r}")
+
+    def _open_postgres(self, reconnect_for: float) -> None:
+        where = _postgres.describe(self.url)
+        _postgres.prepare_database(self.url)
+        self._pool = _postgres.open_pool(self.url)
+        self._writer = Writer(
+            lambda: _postgres.connect(self.url), name=f"outbox {where}", dialect="postgres", reconnect_for=reconnect_for
+        )
+
+    @property
+    def description(self) -> str:
+        """Where the journal is, safe to show (a DSN without its password)."""
+        return _postgres.describe(self.url) if self.dialect == "postgres" else str(self.path)
 
     def run_owner(self) -> str:
         """A fresh lease id for one run: this outbox's owner plus a run number."""
@@ -292,7 +333,7 @@ class Outbox:
                 )
                 for received, provider, status, outcome, level, code in conn.execute(
                     "SELECT received_at, provider, status, outcome, level, error_code FROM receipts "
-                    "WHERE outbox_id = ? ORDER BY received_at, rowid",
+                    f"WHERE outbox_id = ? ORDER BY received_at, {arrival_order(conn)}",
                     (found[0],),
                 )
             ]
@@ -457,23 +498,47 @@ class Outbox:
         self,
         messages: Iterable[Message],
         *,
-        chunk_size: int = 2000,
+        chunk_size: int | None = None,
         campaign: str | None = None,
         escalate: Escalation | None = None,
+        connection: Any = None,
     ) -> int:
         """Journal ``messages`` as ``pending`` without sending them; returns how
         many were new. A later :meth:`Orchestrator.resume` sends them. With
         ``campaign``, the rows join that campaign (created if new); with
-        ``escalate``, each new row escalates on silence once accepted."""
+        ``escalate``, each new row escalates on silence once accepted.
+        ``chunk_size``: messages per transaction (default 2,000 on SQLite,
+        10,000 on PostgreSQL, where a commit costs a round trip and a flush);
+        the next chunk is read while the writer stores the last one.
+
+        ``connection`` (PostgreSQL outbox only): the caller's own psycopg
+        connection to the outbox's database. The rows are written in the
+        caller's open transaction and nothing is committed here: committed,
+        a relay (``broadcastio outbox relay``, :meth:`Orchestrator.awatch`)
+        sends them; rolled back, nothing was journalled (the transactional outbox).
+        """
         if escalate is not None and not isinstance(escalate, Escalation):
             raise ConfigurationError(f"Outbox.add(escalate=...) must be an Escalation, got {type(escalate).__name__}")
         timer = None if escalate is None else (escalate.seconds, escalate.level)
+        if chunk_size is None:
+            chunk_size = 10_000 if self.dialect == "postgres" else 2000
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise ConfigurationError(f"Outbox.add(chunk_size=...) must be an int >= 1, got {chunk_size!r}")
         added = 0
-        campaign_id = self._writer.call(open_campaign, campaign, self.now()) if campaign is not None else None
+        run: Any = self.writer.call
+        if connection is not None:
+            run = self._in_transaction_of(connection)
+        campaign_id = run(open_campaign, campaign, self.now()) if campaign is not None else None
         chunk: list[tuple[int, Message]] = []
+        stored: concurrent.futures.Future[tuple[int, list[Any]]] | None = None
 
         def flush() -> int:
-            return self._writer.call(ingest_chunk, chunk, campaign_id, self.now(), timer)[0]
+            """Hand ``chunk`` to the writer; the count of the chunk before it (the writer keeps their order)."""
+            nonlocal stored
+            if connection is not None:
+                return int(run(ingest_chunk, chunk, campaign_id, self.now(), timer)[0])
+            previous, stored = stored, self.writer.post(ingest_chunk, chunk, campaign_id, self.now(), timer)
+            return 0 if previous is None else previous.result()[0]
 
         for number, message in enumerate(messages, start=1):
             if not isinstance(message, Message):
@@ -484,7 +549,37 @@ class Outbox:
                 chunk = []
         if chunk:
             added += flush()
+        if stored is not None:
+            added += stored.result()[0]
+        if added and self.dialect == "postgres":
+            run(_postgres.notify)  # relays LISTENing wake up when the caller commits
         return added
+
+    def _in_transaction_of(self, connection: Any) -> Any:
+        """Run store jobs on the caller's psycopg connection, in its transaction (never committed here)."""
+        if self.dialect != "postgres":
+            raise ConfigurationError(
+                "Outbox.add(connection=...) needs a PostgreSQL outbox (a postgresql:// DSN): "
+                "a SQLite outbox journals through its own writer"
+            )
+        return _postgres.in_caller_transaction(connection, self.description)
+
+    @contextlib.contextmanager
+    def listening(self) -> Iterator[None]:
+        """While inside (in a running event loop), a PostgreSQL commit of :meth:`add`
+        wakes :meth:`Orchestrator.awatch` over this outbox at once (LISTEN/NOTIFY);
+        without it the watcher sees new rows at its next poll. No-op on SQLite."""
+        if self.dialect != "postgres":
+            yield
+            return
+        self.news = asyncio.Event()
+        listener = _postgres.Listener(self.url, self.news, asyncio.get_running_loop())
+        listener.start()
+        try:
+            yield
+        finally:
+            listener.stop()
+            self.news = None
 
     # --- lifecycle -----------------------------------------------------------------
 
@@ -492,6 +587,9 @@ class Outbox:
         """Finish pending writes and close the database; idempotent."""
         self._closed = True
         self._writer.close()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     @property
     def closed(self) -> bool:
@@ -510,6 +608,8 @@ class Outbox:
         self.close()
 
     def __repr__(self) -> str:
+        if self.dialect == "postgres":
+            return f"Outbox({self.description!r}, owner={self.owner!r})"
         return f"Outbox(path={str(self.path)!r}, synchronous={self.synchronous!r}, owner={self.owner!r})"
 
     # --- internals -------------------------------------------------------------------
@@ -526,6 +626,9 @@ class Outbox:
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         return conn
 
+    def _connect_db(self) -> Db:
+        return Db(self._connect(), "sqlite")
+
     def _reader(self) -> _Reader:
         if self._closed:
             raise UsageError("this Outbox is closed")
@@ -533,18 +636,36 @@ class Outbox:
 
 
 class _Reader:
-    """A short-lived read connection (WAL lets it read while the writer writes)."""
+    """A short-lived read connection: a new SQLite one (WAL lets it read while the
+    writer writes), or one of the PostgreSQL pool's (autocommit: each query sees what is committed)."""
 
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
-        self._conn: sqlite3.Connection | None = None
+        self._conn: Db | None = None
+        self._lease: Any = None
 
-    def __enter__(self) -> sqlite3.Connection:
-        self._conn = sqlite3.connect(
-            self._outbox.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
+    def __enter__(self) -> Db:
+        pool = self._outbox._pool
+        if pool is not None:
+            lease = pool.connection(timeout=_postgres.READ_TIMEOUT_S)
+            try:
+                self._conn = Db(lease.__enter__(), "postgres")
+            except Exception as exc:  # no connection within the timeout: the server is away
+                raise self._failed(exc) from exc
+            self._lease = lease
+            return self._conn
+        raw = sqlite3.connect(self._outbox.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        self._conn = Db(raw, "sqlite")
         return self._conn
 
-    def __exit__(self, *exc_info: object) -> None:
-        if self._conn is not None:
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._lease is not None:
+            self._lease.__exit__(*exc_info)
+            error = exc_info[1]
+            if error is not None and type(error).__module__.startswith("psycopg"):
+                raise self._failed(error) from error
+        elif self._conn is not None:
             self._conn.close()
+
+    def _failed(self, exc: BaseException) -> OutboxError:
+        return OutboxError(f"outbox {self._outbox.description}: cannot read: {type(exc).__name__}: {exc}")

@@ -29,12 +29,12 @@ to the row when the acceptance it is about is recorded.
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from broadcastio._errors import ErrorClass
 from broadcastio._models import DeliveryError
+from broadcastio.outbox._db import Db, is_postgres
 from broadcastio.receipts._model import Receipt, ReceiptLevel, RecordOutcome
 
 __all__ = ["adopt_orphans", "fire_escalations", "next_escalation", "record_receipt"]
@@ -43,7 +43,17 @@ _FAILED = int(ReceiptLevel.FAILED)
 _ROW = "SELECT id, state, provider, route, skip, receipt_level, escalate_unless FROM outbox WHERE {} = ?"
 
 
-def _find(conn: sqlite3.Connection, receipt: Receipt) -> tuple[Any, ...] | None:
+def _row_sql(conn: Db, column: str) -> str:
+    """The row a receipt is about; on PostgreSQL locked, as two processes may record receipts of one row at once."""
+    return _ROW.format(column) + (" FOR UPDATE" if is_postgres(conn) else "")
+
+
+def arrival_order(conn: Db) -> str:
+    """The column that orders receipts as they were stored (SQLite's rowid, PostgreSQL's identity)."""
+    return "seq" if is_postgres(conn) else "rowid"
+
+
+def _find(conn: Db, receipt: Receipt) -> tuple[Any, ...] | None:
     """The row the receipt is about and the provider that sent it, or None."""
     message_id = receipt.provider_message_id
     if message_id is not None:
@@ -57,10 +67,10 @@ def _find(conn: sqlite3.Connection, receipt: Receipt) -> tuple[Any, ...] | None:
                 "SELECT outbox_id, provider FROM accepts WHERE provider_message_id = ?", (message_id,)
             ).fetchone()
         if hit is not None:
-            row = conn.execute(_ROW.format("id"), (hit[0],)).fetchone()
+            row = conn.execute(_row_sql(conn, "id"), (hit[0],)).fetchone()
             return None if row is None else (*row, hit[1])
     if receipt.idempotency_key is not None:
-        row = conn.execute(_ROW.format("idempotency_key"), (receipt.idempotency_key,)).fetchone()
+        row = conn.execute(_row_sql(conn, "idempotency_key"), (receipt.idempotency_key,)).fetchone()
         if row is not None:
             return (*row, receipt.provider or row[2])
     return None
@@ -92,22 +102,19 @@ def _add_skip(skip: str | None, provider: str) -> str:
     return ",".join([*names, provider] if provider not in names else names)
 
 
-def record_receipt(conn: sqlite3.Connection, receipt: Receipt, now: float) -> RecordOutcome:
+def record_receipt(conn: Db, receipt: Receipt, now: float) -> RecordOutcome:
     """Store ``receipt`` once and apply it to its row (see the module docstring)."""
-    seen = conn.execute("SELECT 1 FROM receipts WHERE receipt_id = ?", (receipt.receipt_id,)).fetchone()
-    if seen is not None:
-        return "duplicate"
-    found = _find(conn, receipt)
-    outcome: RecordOutcome = "orphaned" if found is None else _apply(conn, found, receipt, now)
     error = receipt.error
-    conn.execute(
+    # Storing the receipt first is its claim: a second process with the same receipt waits for
+    # this transaction (PostgreSQL) or for the write lock (SQLite), then finds it there.
+    claimed = conn.execute(
         "INSERT INTO receipts (receipt_id, outbox_id, provider, provider_type, provider_message_id, "
         "idempotency_key, level, status, error_code, error_class, error_message, occurred_at, received_at, outcome) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (receipt_id) DO NOTHING",
         (
             receipt.receipt_id,
-            None if found is None else found[0],
-            receipt.provider if found is None else found[7],
+            None,
+            receipt.provider,
             receipt.provider_type,
             receipt.provider_message_id,
             receipt.idempotency_key,
@@ -118,13 +125,23 @@ def record_receipt(conn: sqlite3.Connection, receipt: Receipt, now: float) -> Re
             None if error is None else error.message,
             receipt.occurred_at.timestamp(),
             now,
-            outcome,
+            "orphaned",
         ),
+    ).rowcount
+    if claimed != 1:
+        return "duplicate"
+    found = _find(conn, receipt)
+    if found is None:
+        return "orphaned"
+    outcome: RecordOutcome = _apply(conn, found, receipt, now)
+    conn.execute(
+        "UPDATE receipts SET outbox_id = ?, provider = ?, outcome = ? WHERE receipt_id = ?",
+        (found[0], found[7], outcome, receipt.receipt_id),
     )
     return outcome
 
 
-def _apply(conn: sqlite3.Connection, row: tuple[Any, ...], receipt: Receipt, now: float) -> RecordOutcome:
+def _apply(conn: Db, row: tuple[Any, ...], receipt: Receipt, now: float) -> RecordOutcome:
     row_id, state, current_provider, route, skip, level, _unless, provider = row
     new = int(receipt.level)
     if current_provider is not None and provider != current_provider:
@@ -150,7 +167,7 @@ def _apply(conn: sqlite3.Connection, row: tuple[Any, ...], receipt: Receipt, now
 
 
 def _failed_after_accept(
-    conn: sqlite3.Connection,
+    conn: Db,
     row_id: int,
     state: str,
     provider: str | None,
@@ -177,7 +194,7 @@ def _failed_after_accept(
 
 
 def escalate(
-    conn: sqlite3.Connection,
+    conn: Db,
     row_id: int,
     provider: str,
     route: str | None,
@@ -206,7 +223,8 @@ def escalate(
             conn.execute("UPDATE outbox SET escalate_at = NULL WHERE id = ?", (row_id,))
         return False
     claimed = conn.execute(
-        "INSERT OR IGNORE INTO escalations (outbox_id, from_provider, reason, at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO escalations (outbox_id, from_provider, reason, at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (outbox_id, from_provider) DO NOTHING",
         (row_id, provider, reason, now),
     ).rowcount
     if claimed != 1:
@@ -221,7 +239,7 @@ def escalate(
     return True
 
 
-def fire_escalations(conn: sqlite3.Connection, campaign: int | None, now: float, limit: int = 500) -> int:
+def fire_escalations(conn: Db, campaign: int | None, now: float, limit: int = 500) -> int:
     """Fire the escalation timers due by ``now`` (of one campaign, or all); returns how many escalated.
 
     A timer fires only on a ``sent`` row whose receipt level is still below
@@ -242,7 +260,7 @@ def fire_escalations(conn: sqlite3.Connection, campaign: int | None, now: float,
     return fired
 
 
-def next_escalation(conn: sqlite3.Connection, campaign: int | None) -> float | None:
+def next_escalation(conn: Db, campaign: int | None) -> float | None:
     """When the earliest armed escalation timer falls due, or None."""
     scope, params = ("campaign = ? AND ", (campaign,)) if campaign is not None else ("", ())
     row = conn.execute(
@@ -255,11 +273,11 @@ def next_escalation(conn: sqlite3.Connection, campaign: int | None) -> float | N
 _ORPHANS = (
     "SELECT receipt_id, provider_type, idempotency_key, level, status, error_code, error_class, error_message, "
     "occurred_at FROM receipts WHERE outbox_id IS NULL AND provider_message_id = ? AND (provider IS NULL OR "
-    "provider = ?) ORDER BY occurred_at, rowid"
+    "provider = ?) ORDER BY occurred_at, {}"
 )
 
 
-def adopt_orphans(conn: sqlite3.Connection, accepted: Sequence[tuple[Any, ...]]) -> None:
+def adopt_orphans(conn: Db, accepted: Sequence[tuple[Any, ...]]) -> None:
     """Apply the orphaned receipts of acceptances just recorded (``(message id, provider, row, time)``).
 
     One indexed look-up per batch when there are no orphans, which is the usual case.
@@ -267,7 +285,7 @@ def adopt_orphans(conn: sqlite3.Connection, accepted: Sequence[tuple[Any, ...]])
     if not accepted or conn.execute("SELECT 1 FROM receipts WHERE outbox_id IS NULL LIMIT 1").fetchone() is None:
         return
     for message_id, provider, row_id, now in accepted:
-        for found in conn.execute(_ORPHANS, (message_id, provider)).fetchall():
+        for found in conn.execute(_ORPHANS.format(arrival_order(conn)), (message_id, provider)).fetchall():
             receipt_id, provider_type, key, level, status, code, error_class, text, occurred = found
             error = None
             if code is not None:
@@ -285,7 +303,7 @@ def adopt_orphans(conn: sqlite3.Connection, accepted: Sequence[tuple[Any, ...]])
                 occurred_at=dt.datetime.fromtimestamp(occurred, dt.UTC),
                 provider=provider,
             )
-            row = conn.execute(_ROW.format("id"), (row_id,)).fetchone()
+            row = conn.execute(_row_sql(conn, "id"), (row_id,)).fetchone()
             if row is None:
                 continue
             outcome = _apply(conn, (*row, provider), receipt, now)

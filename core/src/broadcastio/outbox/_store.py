@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ import msgspec
 
 from broadcastio._errors import ConfigurationError, ErrorClass
 from broadcastio._models import DeliveryError, DeliveryResult, DeliveryStatus, Message
+from broadcastio.outbox._db import Db, is_postgres
 from broadcastio.outbox._receipts import adopt_orphans
 
 __all__ = [
@@ -184,7 +184,7 @@ class Decision:
         self.until = until
 
 
-def create_schema(conn: sqlite3.Connection) -> None:
+def create_schema(conn: Db) -> None:
     """Create the tables if missing, upgrading an older journal in place, one version at a time."""
     conn.execute("CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     row = conn.execute("SELECT value FROM outbox_meta WHERE key = 'schema_version'").fetchone()
@@ -201,7 +201,11 @@ def create_schema(conn: sqlite3.Connection) -> None:
     for statement in (_TABLES + _RECEIPT_TABLES).split(";"):
         if statement.strip():
             conn.execute(statement)
-    conn.execute("INSERT OR REPLACE INTO outbox_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    conn.execute(
+        "INSERT INTO outbox_meta (key, value) VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(SCHEMA_VERSION),),
+    )
 
 
 def encode_message(message: Message) -> bytes:
@@ -274,7 +278,7 @@ def _busy(key: str, reference_id: str | None) -> Decision:
     )
 
 
-def _interrupt(conn: sqlite3.Connection, row: Sequence[Any], now: float) -> list[Any]:
+def _interrupt(conn: Db, row: Sequence[Any], now: float) -> list[Any]:
     """A ``sending`` row whose run died: the request may have left, so it becomes ``unknown``."""
     text = "the run sending this message stopped; it may have been delivered"
     conn.execute(
@@ -289,7 +293,7 @@ def _interrupt(conn: sqlite3.Connection, row: Sequence[Any], now: float) -> list
 
 
 def _decide(
-    conn: sqlite3.Connection,
+    conn: Db,
     row: Sequence[Any],
     owner: str | None,
     now: float,
@@ -300,7 +304,10 @@ def _decide(
     row_id, state, row_owner, until, route = row[0], row[2], row[3], row[4], row[5]
     if state in FINAL_STATES:
         return Decision("done", result=stored_result(row))
-    if row_owner is not None and until is not None and until > now and not owner_is_dead(row_owner):
+    held = row_owner is not None and until is not None and until > now and not owner_is_dead(row_owner)
+    # A pending row this very run holds is its own claim, committed by a batch whose COMMIT the
+    # writer could not confirm (the connection dropped) and ran again: it stays claimed.
+    if held and not (row_owner == owner and state == "pending"):
         return _busy(row[1], row[6])  # held by a live run, ours included (a key given twice)
     if row_owner is None and state == "pending" and until is not None and until > now:
         return Decision("deferred", row_id=row_id, until=until)
@@ -311,14 +318,13 @@ def _decide(
         names = route.split(",") if route else []
         if not names or not all(name in idempotent for name in names):
             return Decision("done", result=stored_result(row))
-    conn.execute("UPDATE outbox SET owner = ?, next_attempt_at = ? WHERE id = ?", (owner, lease_until, row_id))
     skip = tuple(row[15].split(",")) if row[15] else ()
     return Decision("send", row_id=row_id, attempts=int(row[12]), row_number=row[13], skip=skip)
 
 
-def _load(conn: sqlite3.Connection, decision: Decision, row: Sequence[Any], now: float) -> Decision:
-    """Attach the stored message to a claimed row; a row that cannot be decoded fails alone."""
-    blob = conn.execute("SELECT message FROM outbox WHERE id = ?", (decision.row_id,)).fetchone()[0]
+def _load(conn: Db, decision: Decision, row: Sequence[Any], now: float) -> Decision:
+    """Attach the stored message (read with the row) to a claimed row; a row that cannot be decoded fails alone."""
+    blob = row[16]
     try:
         decision.message = decode_message(blob)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -334,13 +340,13 @@ def _load(conn: sqlite3.Connection, decision: Decision, row: Sequence[Any], now:
     return decision
 
 
-def open_campaign(conn: sqlite3.Connection, name: str, now: float) -> int:
+def open_campaign(conn: Db, name: str, now: float) -> int:
     """The id of campaign ``name``, created if new."""
-    conn.execute("INSERT OR IGNORE INTO campaigns (name, created_at) VALUES (?, ?)", (name, now))
+    conn.execute("INSERT INTO campaigns (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (name, now))
     return int(conn.execute("SELECT id FROM campaigns WHERE name = ?", (name,)).fetchone()[0])
 
 
-def campaign_journalled(conn: sqlite3.Connection, campaign: int, now: float) -> None:
+def campaign_journalled(conn: Db, campaign: int, now: float) -> None:
     """Note that the whole input of ``campaign`` is in the journal."""
     conn.execute("UPDATE campaigns SET journalled_at = ? WHERE id = ?", (now, campaign))
 
@@ -353,7 +359,7 @@ _INSERT = (
 
 
 def ingest_chunk(
-    conn: sqlite3.Connection,
+    conn: Db,
     items: Sequence[tuple[int, Message]],
     campaign: int | None,
     now: float,
@@ -383,19 +389,26 @@ def ingest_chunk(
             continue
         fresh.add(key)
         new_rows.append((key, metadata.reference_id, now, now, encode(message), campaign, number, after, unless))
-    base = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
-    before = conn.total_changes
-    conn.executemany(_INSERT, new_rows)
-    added = conn.total_changes - before
+    if is_postgres(conn):  # one multi-row insert that says which keys were new
+        from broadcastio.outbox._postgres import ingest_rows
+
+        inserted = ingest_rows(conn, new_rows)
+        added, known, newest = len(inserted), [row[0] for row in new_rows if row[0] not in inserted], None
+    else:  # the writer holds SQLite's write lock: rows up to ``base`` are the ones that were there before
+        base = conn.execute("SELECT coalesce(max(id), 0) FROM outbox").fetchone()[0]
+        added = conn.executemany(_INSERT, new_rows).rowcount  # a key already there changes no row
+        known, newest = [row[0] for row in new_rows], base
     if added == len(new_rows):
         return added, given
-    keys = [row[0] for row in new_rows]
     adopt: list[int] = []
-    for start in range(0, len(keys), 500):
-        part = keys[start : start + 500]
+    for start in range(0, len(known), 500):
+        part = known[start : start + 500]
         marks = ",".join("?" * len(part))
-        query = f"SELECT {_ROW_COLUMNS} FROM outbox WHERE idempotency_key IN ({marks}) AND id <= ?"
-        for row in conn.execute(query, (*part, base)):
+        query = f"SELECT {_ROW_COLUMNS} FROM outbox WHERE idempotency_key IN ({marks})"
+        params: tuple[Any, ...] = tuple(part)
+        if newest is not None:
+            query, params = f"{query} AND id <= ?", (*params, newest)
+        for row in conn.execute(query, params):
             state, row_owner, until = row[2], row[3], row[4]
             if state in FINAL_STATES:
                 given.append(stored_result(row))
@@ -409,7 +422,7 @@ def ingest_chunk(
 
 
 def claim_due(
-    conn: sqlite3.Connection,
+    conn: Db,
     campaign: int | None,
     after_id: int,
     limit: int,
@@ -430,14 +443,23 @@ def claim_due(
     if rows is not None:
         where += " AND row_number BETWEEN ? AND ?"
         params = (*params, *rows)
+    # PostgreSQL: rows another transaction is claiming right now are skipped, not waited for;
+    # SQLite: the writer's BEGIN IMMEDIATE already makes the claim one process at a time.
+    lock = " FOR UPDATE OF outbox SKIP LOCKED" if is_postgres(conn) else ""  # never lock a joined campaigns row
     found = conn.execute(
-        f"SELECT {_ROW_COLUMNS} FROM outbox WHERE {where} AND state IN ('pending', 'sending', 'unknown') "
-        "ORDER BY id LIMIT ?",
+        f"SELECT {_ROW_COLUMNS}, message FROM outbox WHERE {where} AND state IN ('pending', 'sending', 'unknown') "
+        f"ORDER BY id LIMIT ?{lock}",
         (*params, limit),
     ).fetchall()
+    decided = [(_decide(conn, row, owner, now, lease_until, idempotent), row) for row in found]
+    claimed = [decision.row_id for decision, _ in decided if decision.kind == "send"]
+    if claimed:
+        marks = ",".join("?" * len(claimed))
+        conn.execute(
+            f"UPDATE outbox SET owner = ?, next_attempt_at = ? WHERE id IN ({marks})", (owner, lease_until, *claimed)
+        )
     decisions: list[Decision] = []
-    for row in found:
-        decision = _decide(conn, row, owner, now, lease_until, idempotent)
+    for decision, row in decided:
         if decision.kind == "send":
             decision = _load(conn, decision, row, now)
         elif decision.result is not None:
@@ -451,17 +473,21 @@ _SENDING_SQL = (
     "updated_at = ? WHERE id = ? AND owner = ?"
 )
 # A new provider's acceptance starts its receipts afresh; an accepted row arms its escalation timer.
+# Positional parameters only (both databases): state, next_attempt_at, provider x3, state, now,
+# provider, message id, error code/class/message, now, row id (see ``_final_params``).
 _FINAL_SQL = (
-    "UPDATE outbox SET state = ?1, owner = NULL, next_attempt_at = ?2, "
-    "receipt_level = CASE WHEN provider IS NOT NULL AND provider IS NOT ?3 THEN NULL ELSE receipt_level END, "
-    "receipt_status = CASE WHEN provider IS NOT NULL AND provider IS NOT ?3 THEN NULL ELSE receipt_status END, "
-    "receipt_at = CASE WHEN provider IS NOT NULL AND provider IS NOT ?3 THEN NULL ELSE receipt_at END, "
-    "escalate_at = CASE WHEN ?1 = 'sent' AND escalate_after IS NOT NULL THEN ?8 + escalate_after ELSE NULL END, "
-    "provider = ?3, provider_message_id = ?4, error_code = ?5, error_class = ?6, error_message = ?7, "
-    "updated_at = ?8 WHERE id = ?9 AND state != 'sent'"
+    "UPDATE outbox SET state = ?, owner = NULL, next_attempt_at = ?, "
+    "receipt_level = CASE WHEN provider IS NOT NULL AND provider IS DISTINCT FROM ? THEN NULL ELSE receipt_level END, "
+    "receipt_status = CASE WHEN provider IS NOT NULL AND provider IS DISTINCT FROM ? THEN NULL "
+    "ELSE receipt_status END, "
+    "receipt_at = CASE WHEN provider IS NOT NULL AND provider IS DISTINCT FROM ? THEN NULL ELSE receipt_at END, "
+    "escalate_at = CASE WHEN ? = 'sent' AND escalate_after IS NOT NULL THEN ? + escalate_after ELSE NULL END, "
+    "provider = ?, provider_message_id = ?, error_code = ?, error_class = ?, error_message = ?, "
+    "updated_at = ? WHERE id = ? AND state != 'sent'"
 )
 _ACCEPT_SQL = (
-    "INSERT OR IGNORE INTO accepts (provider_message_id, provider, outbox_id, accepted_at) VALUES (?, ?, ?, ?)"
+    "INSERT INTO accepts (provider_message_id, provider, outbox_id, accepted_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (provider_message_id, provider) DO NOTHING"
 )
 _STATE_OF_STATUS = {"delivered": "sent", "failed": "failed", "unknown": "unknown"}
 
@@ -470,22 +496,29 @@ def _final_params(row_id: int, result: DeliveryResult, now: float, defer_until: 
     """``defer_until`` set: the row goes back to ``pending`` until then, not to a final state."""
     state = "pending" if defer_until is not None else _STATE_OF_STATUS[result.status]
     error = result.error
-    if error is None:
-        return (state, defer_until, result.provider, result.provider_message_id, None, None, None, now, row_id)
+    provider = result.provider
+    code = error_class = text = None
+    if error is not None:
+        code, error_class, text = error.code, error.error_class.value, error.message
     return (
         state,
         defer_until,
-        result.provider,
+        provider,
+        provider,
+        provider,
+        state,
+        now,
+        provider,
         result.provider_message_id,
-        error.code,
-        error.error_class.value,
-        error.message,
+        code,
+        error_class,
+        text,
         now,
         row_id,
     )
 
 
-def _still_ours(conn: sqlite3.Connection, claims: Sequence[tuple[int, str]]) -> list[bool]:
+def _still_ours(conn: Db, claims: Sequence[tuple[int, str]]) -> list[bool]:
     """Which rows ``mark_sending`` could mark (the rare path: some lease was lost)."""
     answers = []
     for row_id, owner in claims:
@@ -504,18 +537,27 @@ def _accepts(calls: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     ]
 
 
-def _record_accepts(conn: sqlite3.Connection, accepted: list[tuple[Any, ...]]) -> None:
+def _record_accepts(conn: Db, accepted: list[tuple[Any, ...]]) -> None:
     if accepted:
-        conn.executemany(_ACCEPT_SQL, accepted)
+        if is_postgres(conn):
+            from broadcastio.outbox._pgbulk import write_accepts
+
+            write_accepts(conn, accepted)
+        else:
+            conn.executemany(_ACCEPT_SQL, accepted)
         adopt_orphans(conn, accepted)
 
 
-def mark_sending(conn: sqlite3.Connection, row_id: int, owner: str, now: float, lease_until: float, route: str) -> bool:
+def mark_sending(conn: Db, row_id: int, owner: str, now: float, lease_until: float, route: str) -> bool:
     """Mark a claimed row ``sending`` before its provider is called; False if the lease was lost."""
     return conn.execute(_SENDING_SQL, (lease_until, route, now, row_id, owner)).rowcount == 1
 
 
-def _mark_sending_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
+def _mark_sending_many(conn: Db, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
+    if is_postgres(conn):
+        from broadcastio.outbox._pgbulk import write_sending
+
+        return write_sending(conn, calls)
     cursor = conn.executemany(
         _SENDING_SQL, [(until, route, now, row_id, owner) for row_id, owner, now, until, route in calls]
     )
@@ -524,22 +566,29 @@ def _mark_sending_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]
     return _still_ours(conn, [(call[0], call[1]) for call in calls])
 
 
-def mark_final(
-    conn: sqlite3.Connection, row_id: int, result: DeliveryResult, now: float, defer_until: float | None
-) -> None:
+def mark_final(conn: Db, row_id: int, result: DeliveryResult, now: float, defer_until: float | None) -> None:
     """Record a delivery's outcome (or its deferral); a row already ``sent`` is never downgraded."""
     conn.execute(_FINAL_SQL, _final_params(row_id, result, now, defer_until))
     _record_accepts(conn, _accepts([(row_id, result, now, defer_until)]))
 
 
-def _mark_final_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[None]:
-    conn.executemany(_FINAL_SQL, [_final_params(*call) for call in calls])
+def _write_finals(conn: Db, params: list[tuple[Any, ...]]) -> None:
+    if is_postgres(conn):
+        from broadcastio.outbox._pgbulk import write_finals
+
+        write_finals(conn, params)
+    else:
+        conn.executemany(_FINAL_SQL, params)
+
+
+def _mark_final_many(conn: Db, calls: Sequence[tuple[Any, ...]]) -> list[None]:
+    _write_finals(conn, [_final_params(*call) for call in calls])
     _record_accepts(conn, _accepts(calls))
     return [None] * len(calls)
 
 
 def finish_and_start(
-    conn: sqlite3.Connection,
+    conn: Db,
     done_id: int,
     result: DeliveryResult,
     now: float,
@@ -554,8 +603,8 @@ def finish_and_start(
     return mark_sending(conn, next_id, owner, now, lease_until, route)
 
 
-def _finish_and_start_many(conn: sqlite3.Connection, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
-    conn.executemany(_FINAL_SQL, [_final_params(*call[:4]) for call in calls])
+def _finish_and_start_many(conn: Db, calls: Sequence[tuple[Any, ...]]) -> list[bool]:
+    _write_finals(conn, [_final_params(*call[:4]) for call in calls])
     _record_accepts(conn, _accepts([call[:4] for call in calls]))
     return _mark_sending_many(conn, [(call[4], call[5], call[2], call[6], call[7]) for call in calls])
 
@@ -566,15 +615,13 @@ mark_final.many = _mark_final_many  # type: ignore[attr-defined]
 finish_and_start.many = _finish_and_start_many  # type: ignore[attr-defined]
 
 
-def mark_all_final(
-    conn: sqlite3.Connection, outcomes: Sequence[tuple[int, DeliveryResult, float | None]], now: float
-) -> None:
+def mark_all_final(conn: Db, outcomes: Sequence[tuple[int, DeliveryResult, float | None]], now: float) -> None:
     """Record outcomes a stopping run had not written yet."""
     for row_id, result, defer_until in outcomes:
         mark_final(conn, row_id, result, now, defer_until)
 
 
-def abandon(conn: sqlite3.Connection, row_id: int, owner: str, now: float, code: str, text: str) -> None:
+def abandon(conn: Db, row_id: int, owner: str, now: float, code: str, text: str) -> None:
     """Give a row back as ``pending``: its send stopped on a configuration error, which
     the provider raised before the message could leave."""
     conn.execute(
@@ -584,7 +631,7 @@ def abandon(conn: sqlite3.Connection, row_id: int, owner: str, now: float, code:
     )
 
 
-def renew(conn: sqlite3.Connection, row_ids: Iterable[int], owner: str, lease_until: float) -> None:
+def renew(conn: Db, row_ids: Iterable[int], owner: str, lease_until: float) -> None:
     """Extend the lease of rows this run still holds."""
     conn.executemany(
         "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND owner = ?",
@@ -592,7 +639,7 @@ def renew(conn: sqlite3.Connection, row_ids: Iterable[int], owner: str, lease_un
     )
 
 
-def release(conn: sqlite3.Connection, owner: str, now: float) -> None:
+def release(conn: Db, owner: str, now: float) -> None:
     """Give back every row a stopped run still holds: unsent ones become free
     at once, ``sending`` ones become ``unknown`` (their request may have left).
 
@@ -610,7 +657,7 @@ def release(conn: sqlite3.Connection, owner: str, now: float) -> None:
 
 
 def waiting(
-    conn: sqlite3.Connection, campaign: int | None, owner: str, now: float, rows: tuple[int, int] | None = None
+    conn: Db, campaign: int | None, owner: str, now: float, rows: tuple[int, int] | None = None
 ) -> tuple[int, float | None, int, float | None]:
     """(rows waiting for a later attempt, the earliest due time: ``now`` when some
     are due already; rows leased by other live runs, the latest lease end);

@@ -73,5 +73,19 @@ async def watch(
             if when is not None:
                 pause = min(pause, max(0.0, when - now))
         stop_event, _ = control.attach()
+        await _pause(stop_event, outbox.news, pause)
+
+
+async def _pause(stop_event: asyncio.Event, news: asyncio.Event | None, seconds: float) -> None:
+    """Sleep ``seconds``, or less: until a stop, or until rows are committed (a relay's LISTEN)."""
+    if news is None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop_event.wait(), pause)
+            await asyncio.wait_for(stop_event.wait(), seconds)
+        return
+    waits = [asyncio.ensure_future(stop_event.wait()), asyncio.ensure_future(news.wait())]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waits:
+            task.cancel()
+        news.clear()

@@ -3,7 +3,14 @@
 Callers hand it small jobs (a function of the connection plus arguments)
 from any thread or event loop. The thread takes every job waiting, runs
 them all in one transaction, commits once, then answers each caller: one
-fsync covers many messages, and SQLite never blocks an event loop.
+fsync covers many messages, and the database never blocks an event loop.
+
+On PostgreSQL (``_pgbatch``) a lost connection (the server restarted) does
+not fail the batch: the thread reconnects with bounded backoff and runs
+the whole batch again, for at most ``reconnect_for`` seconds, then fails
+it with :class:`~broadcastio.OutboxError`. Running a batch again is safe
+even when its first COMMIT did reach the server, because every job is
+written to be re-run (see ``docs/outbox.md``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from broadcastio._errors import OutboxError
+from broadcastio.outbox._db import Db
 
 __all__ = ["Writer"]
 
@@ -26,9 +34,15 @@ _MAX_BATCH = 2048
 
 
 def _as_outbox_error(exc: BaseException, name: str) -> BaseException:
-    """A SQLite failure (disk full, read-only file, not a database) as the documented OutboxError."""
+    """A database failure (disk full, read-only file, server gone) as the documented OutboxError.
+
+    ``name`` says which outbox (a DSN without its password)."""
     if isinstance(exc, sqlite3.Error):
         error = OutboxError(f"{name}: {exc}; messages already journalled stay in the file")
+        error.__cause__ = exc
+        return error
+    if type(exc).__module__.startswith("psycopg"):
+        error = OutboxError(f"{name}: {type(exc).__name__}: {exc}; messages already journalled stay in the database")
         error.__cause__ = exc
         return error
     return exc
@@ -47,15 +61,30 @@ def _resolve(pairs: list[tuple[asyncio.Future[Any], Any, bool]]) -> None:
 class Writer:
     """A daemon thread with the only write connection of one outbox file."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], name: str = "broadcastio-outbox") -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Db],
+        name: str = "broadcastio-outbox",
+        *,
+        dialect: str = "sqlite",
+        reconnect_for: float = 60.0,
+    ) -> None:
         self._connect = connect
         self._name = name
+        self._dialect = dialect
+        self.reconnect_for = reconnect_for
+        self._pg: Any = None
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
         self.batches = 0
         self.jobs_done = 0
+
+    @property
+    def reconnects(self) -> int:
+        """How many times a lost PostgreSQL connection was opened again (0 on SQLite)."""
+        return 0 if self._pg is None else int(self._pg.reconnects)
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -82,10 +111,14 @@ class Writer:
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run ``function(connection, *args)`` and wait for it, committed (for sync callers)."""
+        return self.post(function, *args).result()
+
+    def post(self, function: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Queue ``function(connection, *args)`` for a sync caller that has more to do meanwhile."""
         self._ensure_started()
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._jobs.put((function, args, None, future))
-        return future.result()
+        return future
 
     def close(self) -> None:
         """Finish queued jobs, then stop the thread and close the connection."""
@@ -97,6 +130,16 @@ class Writer:
             thread.join()
 
     def _run(self, ready: concurrent.futures.Future[None]) -> None:
+        if self._dialect == "postgres":
+            from broadcastio.outbox._pgbatch import PgBatches
+
+            ready.set_result(None)  # it connects on its first batch, and again whenever the connection is lost
+            batches = self._pg = PgBatches(self._connect, self._name, self.reconnect_for, _as_outbox_error)
+            try:
+                self._loop(lambda batch: self._answer(batch, batches.run(batch)))
+            finally:
+                batches.close()
+            return
         try:
             conn = self._connect()
         except BaseException as exc:
@@ -104,24 +147,28 @@ class Writer:
             return
         ready.set_result(None)
         try:
-            stopping = False
-            while not stopping:
-                batch = [self._jobs.get()]
-                while len(batch) < _MAX_BATCH:
-                    try:
-                        batch.append(self._jobs.get_nowait())
-                    except queue.Empty:
-                        break
-                if batch[-1] is _STOP or _STOP in batch:
-                    stopping = True
-                    batch = [job for job in batch if job is not _STOP]
-                if batch:
-                    self._run_batch(conn, batch)
+            self._loop(lambda batch: self._run_batch(conn, batch))
         finally:
             conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+    def _loop(self, run_batch: Callable[[list[Any]], None]) -> None:
+        stopping = False
+        while not stopping:
+            batch = [self._jobs.get()]
+            while len(batch) < _MAX_BATCH:
+                try:
+                    batch.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+            if batch[-1] is _STOP or _STOP in batch:
+                stopping = True
+                batch = [job for job in batch if job is not _STOP]
+            if batch:
+                run_batch(batch)
+
+    def _run_batch(self, db: Db, batch: list[Any]) -> None:
         outcomes: list[tuple[Any, bool]] = []
+        conn = db.raw
         try:
             conn.execute("BEGIN IMMEDIATE")
             index = 0
@@ -134,10 +181,10 @@ class Writer:
                         end += 1
                 try:
                     if many is not None and end - index > 1:
-                        values = many(conn, [job[1] for job in batch[index:end]])
+                        values = many(db, [job[1] for job in batch[index:end]])
                         outcomes.extend((value, False) for value in values)
                     else:
-                        outcomes.append((function(conn, *batch[index][1]), False))
+                        outcomes.append((function(db, *batch[index][1]), False))
                 except Exception as exc:  # these jobs fail alone; SQLite undid the failing statement
                     if not conn.in_transaction:
                         # SQLite rolled the whole transaction back (disk full, I/O error): nothing of
@@ -154,6 +201,9 @@ class Writer:
                 except sqlite3.Error:
                     pass  # SQLite rolls back by itself after a failed COMMIT (disk full)
             outcomes = [(_as_outbox_error(exc, self._name), True)] * len(batch)
+        self._answer(batch, outcomes)
+
+    def _answer(self, batch: list[Any], outcomes: list[tuple[Any, bool]]) -> None:
         self.batches += 1
         self.jobs_done += len(batch)
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, bool]]] = {}
