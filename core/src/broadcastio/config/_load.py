@@ -14,6 +14,7 @@ from msgspec import Struct
 
 from broadcastio._breaker import BreakerPolicy
 from broadcastio._clock import Clock
+from broadcastio._coordination import Coordinator
 from broadcastio._errors import ConfigurationError
 from broadcastio._health import HealthPolicy
 from broadcastio._orchestrator import Orchestrator
@@ -342,12 +343,14 @@ def build_orchestrator(
     hooks: Iterable[object] = (),
     clock: Clock | None = None,
     env: Mapping[str, str] | None = None,
+    coordinator: Coordinator | None = None,
 ) -> Orchestrator:
     """An Orchestrator built from a configuration file (or a loaded :class:`Config`).
 
     Providers are built with ``plugin_manager.create_provider(type, name=...,
     retry_policy=..., **settings)``, in file order; rate limits, policies and
-    hooks go to the Orchestrator.
+    hooks go to the Orchestrator. ``coordinator`` (a :class:`~broadcastio.Coordinator`)
+    makes the rate limits, ``max_in_flight`` caps and breakers shared between processes.
     """
     config = source if isinstance(source, Config) else load_config(source, env=env)
     manager = plugin_manager if plugin_manager is not None else make_plugin_manager()
@@ -365,4 +368,5 @@ def build_orchestrator(
         hooks=hooks,
         plugin_manager=manager,
         clock=clock,
+        coordinator=coordinator,
     )
