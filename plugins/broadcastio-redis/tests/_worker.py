@@ -1,4 +1,6 @@
-"""One worker process of the shared-limits tests: an Orchestrator with a webhook provider and a RedisCoordinator.
+"""One worker process of the shared-limits tests: ``build_orchestrator(config, coordinator=RedisCoordinator(...))``.
+
+Its configuration has one ``webhook`` provider (the broadcastio-webhook plugin, found through its entry point).
 
 Run as ``python _worker.py SETTINGS_JSON``. Sends ``count`` messages (keys
 ``<name>-<i>``) to the receiver, at most one every ``pace`` seconds when set,
@@ -14,13 +16,13 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
-from broadcastio import BreakerPolicy, HealthPolicy, Message, Metadata, Orchestrator, Outbox, RateLimit, hookimpl
+from broadcastio import Message, Metadata, Outbox, build_orchestrator, hookimpl
 from broadcastio.events import BreakerChangeEvent, ResultEvent
-from broadcastio.testing import isolated_plugin_manager
+from broadcastio.plugins import make_plugin_manager
 from broadcastio_redis import RedisCoordinator
-from broadcastio_webhook import WebhookProvider
 
 
 class EventLog:
@@ -38,25 +40,41 @@ class EventLog:
     def broadcastio_result(self, event: ResultEvent) -> None:
         if event.result.error is not None:
             self.out.write(json.dumps({"failed": str(event.result.error.code), "t": time.time()}) + "\n")
+            self.out.flush()
+
+
+def config_text(settings: dict[str, Any]) -> str:
+    """The worker's broadcastio.toml: one webhook provider, built through the installed plugin."""
+    lines = [
+        "[breaker]",
+        f"failure_threshold = {settings.get('threshold', 5)}",
+        f"cooldown = {settings.get('cooldown', 30.0)}",
+        "[health]",
+        "enabled = false",
+        "[[providers]]",
+        'name = "hook"',
+        'type = "webhook"',
+    ]
+    if settings.get("per_second"):
+        lines.append(f"rate_limit = {{ per_second = {settings['per_second']}, burst = {settings.get('burst', 1)} }}")
+    if settings.get("max_in_flight"):
+        lines.append(f"max_in_flight = {settings['max_in_flight']}")
+    lines += ["[providers.settings]", f"url = {json.dumps(settings['url'])}", "timeout = 60.0"]
+    lines += ["[providers.settings.headers]", f"X-Worker = {json.dumps(settings['name'])}"]
+    return "\n".join(lines) + "\n"
 
 
 async def main(settings: dict[str, Any]) -> None:
     name = settings["name"]
-    provider = WebhookProvider("hook", url=settings["url"], headers={"X-Worker": name}, timeout=60.0)
-    coordinator = RedisCoordinator(
-        settings["redis"], namespace=settings["namespace"], lease=settings.get("lease", 30.0)
-    )
-    rate = settings.get("per_second")
-    cap = settings.get("max_in_flight")
+    config = Path(settings["log"]).with_suffix(".toml")
+    config.write_text(config_text(settings), encoding="utf-8")
+    lease = settings.get("lease", 30.0)
+    coordinator = RedisCoordinator(settings["redis"], namespace=settings["namespace"], lease=lease)
     out = open(settings["log"], "a", encoding="utf-8")  # noqa: ASYNC230, SIM115 - one small local file
-    orchestrator = Orchestrator(
-        [provider],
-        rate_limits={"hook": RateLimit(per_second=rate, burst=settings.get("burst", 1))} if rate else None,
-        max_in_flight={"hook": cap} if cap else None,
-        breaker=BreakerPolicy(failure_threshold=settings.get("threshold", 5), cooldown=settings.get("cooldown", 30.0)),
-        health=HealthPolicy(enabled=False),
+    orchestrator = build_orchestrator(
+        config,
+        plugin_manager=make_plugin_manager(env={"BROADCASTIO_PLUGINS": "webhook"}),
         hooks=[EventLog(out)],
-        plugin_manager=isolated_plugin_manager(),
         coordinator=coordinator,
     )
 
@@ -76,6 +94,7 @@ async def main(settings: dict[str, Any]) -> None:
         if error is not None:
             line.update(code=str(error.code), message=error.message)
         out.write(json.dumps(line) + "\n")
+        out.flush()
     counts = {}
     if outbox is not None:
         status = outbox.status()

@@ -47,11 +47,13 @@ class Request:
 
 @dataclass
 class Receiver:
-    """Records every POST with wall-clock start and end; answers 503 to the workers in ``fail_for``."""
+    """Records every POST with wall-clock start and end; answers 503 to the workers in ``fail_for``
+    (from wall time ``fail_after`` on)."""
 
     url: str = ""
     delay: dict[str, float] = field(default_factory=dict)
     fail_for: set[str] = field(default_factory=set)
+    fail_after: float = 0.0
     requests: list[Request] = field(default_factory=list)
     concurrent: int = 0
     peak: int = 0
@@ -73,7 +75,7 @@ class Receiver:
             with self.lock:
                 self.concurrent -= 1
             entry.ended = time.time()
-        if worker in self.fail_for:
+        if worker in self.fail_for and entry.started >= self.fail_after:
             entry.status = 503
             return web.json_response({"error": "unavailable"}, status=503)
         return web.json_response({"id": entry.key})

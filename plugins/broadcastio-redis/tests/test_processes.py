@@ -35,7 +35,7 @@ def settle(condition: object, timeout: float, what: str) -> None:
 def test_four_workers_together_stay_within_the_rate(
     redis: RedisServer, namespace: str, receiver: Receiver, workers: Workers
 ) -> None:
-    """4 workers x 100 messages at per_second = 100 (burst 5): every 1 s window after the first holds <= 105 (+2 for
+    """4 workers x 100 messages at per_second = 100 (burst 5): every 1 s window after the first holds <= 105 (+5 for
     network jitter), and the whole run takes about 4 s, not the 1 s four separate limits would allow."""
     per_worker, burst = 100, 5
     start_at = time.time() + 2.0
@@ -54,7 +54,7 @@ def test_four_workers_together_stay_within_the_rate(
             continue
         in_window = bisect.bisect_left(times, started + 1.0) - index
         worst = max(worst, in_window)
-    assert worst <= 100 + burst + 2, f"a 1-second window held {worst} requests"
+    assert worst <= 100 + burst + 5, f"a 1-second window held {worst} requests"
     assert times[-1] - first >= (len(times) - burst) / 100 * 0.95  # one shared bucket, not four
 
 
@@ -75,24 +75,28 @@ def test_max_in_flight_is_one_cap_for_every_worker(
 def test_a_breaker_opened_by_one_worker_is_seen_by_the_others_within_a_second(
     redis: RedisServer, namespace: str, receiver: Receiver, workers: Workers
 ) -> None:
-    """w0 gets 503s and opens its breaker; w1..w3, whose answers are fine, stop calling within 1 s."""
-    receiver.fail_for.add("w0")
+    """Once all 4 workers are sending, w0 starts getting 503s and opens its breaker; w1..w3, whose answers are
+    fine, stop calling within 1 s and stay off until the cooldown ends."""
     cooldown = 4.0
-    start_at = time.time() + 2.0
+    receiver.fail_for.add("w0")
+    receiver.fail_after = float("inf")
     for name in NAMES:
-        workers.start(name, redis=redis.url, namespace=namespace, url=receiver.url, count=180, pace=0.025,
-                      threshold=3, cooldown=cooldown, concurrency=2, start_at=start_at)  # fmt: skip
-    workers.wait(timeout=60)
+        workers.start(name, redis=redis.url, namespace=namespace, url=receiver.url, count=2000, pace=0.025,
+                      threshold=3, cooldown=cooldown, concurrency=2, start_at=time.time())  # fmt: skip
+    settle(lambda: all(len(receiver.by(name)) >= 3 for name in NAMES), 60, "every worker sending")
+    receiver.fail_after = time.time()
 
-    opened = [line["t"] for line in workers.lines("w0") if line.get("breaker") == "open"]
-    assert opened, "w0's breaker never opened"
-    opened_at = opened[0]
+    def opened() -> list[float]:
+        return [line["t"] for line in workers.lines("w0") if line.get("breaker") == "open"]
+
+    settle(lambda: bool(opened()), 10, "w0's breaker to open")
+    opened_at = opened()[0]
     quiet_until = opened_at + cooldown - 0.2
-    last_result = max(line["t"] for name in NAMES[1:] for line in workers.lines(name) if "t" in line)
-    assert quiet_until < last_result  # the workers kept sending through the whole quiet window
+    time.sleep(max(0.0, quiet_until - time.time()) + 0.1)
+    assert opened_at - receiver.fail_after < 2.0
     for name in NAMES[1:]:
+        assert workers.processes[name].poll() is None, f"{name} stopped early"
         calls = receiver.by(name)
-        assert any(r.started < opened_at for r in calls), f"{name} sent nothing before the opening"
         late = [r.started - opened_at for r in calls if opened_at + 1.0 <= r.started < quiet_until]
         assert not late, f"{name} still called the provider {late[0]:.2f} s after w0's breaker opened"
         skipped = [line for line in workers.lines(name) if "circuit_open" in line.get("message", "")]
