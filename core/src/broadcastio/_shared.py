@@ -64,6 +64,10 @@ class SharedLimits:
         lock = self._waits.get((slot.name, kind))
         if lock is None:
             lock = self._waits[(slot.name, kind)] = asyncio.Lock()
+        if not lock.locked():  # nobody queued: ask at once (questions run in parallel while they are granted)
+            permit = await self._ask(slot, ask())
+            if permit.granted:
+                return permit
         async with lock:
             while True:
                 permit = await self._ask(slot, ask())
