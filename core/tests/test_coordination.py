@@ -15,10 +15,13 @@ from broadcastio import (
     ErrorCode,
     Message,
     Orchestrator,
+    PluginError,
     RateLimit,
     build_orchestrator,
+    hookimpl,
 )
-from broadcastio.config import parse_config
+from broadcastio.config import ConfigFileError, parse_config
+from broadcastio.plugins import CoordinatorType, PluginManager
 from broadcastio.testing import FakeClock, FakeProvider, MemoryCoordinator, isolated_plugin_manager
 
 MESSAGE = Message(recipient="+15550100", text="hi")
@@ -279,3 +282,78 @@ class TestWiring:
         orch = build_orchestrator(config, coordinator=coordinator, plugin_manager=isolated_plugin_manager())
         assert orch.coordinator is coordinator
         orch.close()
+
+
+class MemoryCoordinatorPlugin:
+    """Registers MemoryCoordinator as coordinator type ``memory`` (the tests' stand-in for broadcastio-redis)."""
+
+    @hookimpl
+    def broadcastio_coordinator_types(self) -> list[CoordinatorType]:
+        return [CoordinatorType(name="memory", factory=MemoryCoordinator, description="in memory")]
+
+
+def manager_with_memory_coordinator() -> PluginManager:
+    manager = isolated_plugin_manager()
+    manager.register(MemoryCoordinatorPlugin(), name="memory-coordinator")
+    return manager
+
+
+PROVIDER = '[[providers]]\nname = "m"\ntype = "memory"\n'
+
+
+class TestConfigSection:
+    def test_the_section_builds_the_coordinator(self) -> None:
+        """[coordination] type + settings: build_orchestrator builds it through the registered type."""
+        config = parse_config(f'[coordination]\ntype = "memory"\nsettings = {{ lease = 7.5 }}\n{PROVIDER}')
+        orch = build_orchestrator(config, plugin_manager=manager_with_memory_coordinator())
+        assert isinstance(orch.coordinator, MemoryCoordinator)
+        assert orch.coordinator.lease == 7.5
+        orch.close()
+
+    def test_an_explicit_coordinator_wins(self) -> None:
+        """coordinator= passed to build_orchestrator is used instead of the section."""
+        explicit = MemoryCoordinator()
+        config = parse_config(f'[coordination]\ntype = "memory"\n{PROVIDER}')
+        orch = build_orchestrator(config, plugin_manager=manager_with_memory_coordinator(), coordinator=explicit)
+        assert orch.coordinator is explicit
+        orch.close()
+
+    def test_an_unknown_type_names_the_line(self) -> None:
+        """A type no plugin registered is a ConfigFileError at the type's line, listing the installed ones."""
+        config = parse_config(f'{PROVIDER}[coordination]\ntype = "nope"\n', source="b.toml")
+        with pytest.raises(ConfigFileError, match=r"b\.toml:5: coordination: unknown coordinator type 'nope'"):
+            build_orchestrator(config, plugin_manager=manager_with_memory_coordinator())
+
+    def test_secrets_from_the_environment_are_masked(self) -> None:
+        """A setting from ${VAR} is masked in repr and in the error of a factory that refuses it."""
+        text = f'[coordination]\ntype = "memory"\nsettings = {{ lease = 1, clock = "${{SECRET}}" }}\n{PROVIDER}'
+        config = parse_config(text, env={"SECRET": "hunter2-hunter2"})
+        assert config.coordination is not None
+        assert "hunter2" not in repr(config.coordination)
+
+        class Refusing(MemoryCoordinatorPlugin):
+            @hookimpl
+            def broadcastio_coordinator_types(self) -> list[CoordinatorType]:
+                def refuse(**settings: object) -> Coordinator:
+                    raise ConfigurationError(f"bad clock {settings['clock']}")
+
+                return [CoordinatorType(name="memory", factory=refuse)]
+
+        manager = isolated_plugin_manager()
+        manager.register(Refusing(), name="refusing")
+        with pytest.raises(ConfigFileError) as caught:
+            build_orchestrator(config, plugin_manager=manager)
+        assert "hunter2" not in str(caught.value)
+        assert "***" in str(caught.value)
+
+    def test_unknown_keys_are_refused(self) -> None:
+        """[coordination] takes type and settings only."""
+        with pytest.raises(ConfigFileError, match="unknown key 'url'"):
+            parse_config(f'[coordination]\ntype = "memory"\nurl = "redis://x"\n{PROVIDER}')
+
+    def test_a_duplicate_type_is_refused(self) -> None:
+        """Two plugins registering one coordinator type name is a PluginError."""
+        manager = manager_with_memory_coordinator()
+        manager.register(MemoryCoordinatorPlugin(), name="again")
+        with pytest.raises(PluginError, match="registered by both"):
+            manager.coordinator_types()

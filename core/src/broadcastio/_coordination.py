@@ -17,6 +17,7 @@ unlimited.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from typing import Literal
 
 from msgspec import Struct
@@ -25,7 +26,7 @@ from broadcastio._breaker import BreakerPolicy
 from broadcastio._errors import BroadcastioError
 from broadcastio._ratelimit import RateLimit
 
-__all__ = ["DEFAULT_RETRY_AFTER", "CoordinationError", "Coordinator", "Permit", "ProbeOutcome"]
+__all__ = ["DEFAULT_RETRY_AFTER", "CoordinationError", "Coordinator", "CoordinatorType", "Permit", "ProbeOutcome"]
 
 DEFAULT_RETRY_AFTER = 1.0
 """Seconds a message is deferred by when the coordinator's store is unreachable."""
@@ -116,3 +117,14 @@ class Coordinator(abc.ABC):
 
     async def aclose(self) -> None:
         """Release connections; the orchestrator's ``aclose`` calls it."""
+
+
+class CoordinatorType(Struct, frozen=True, kw_only=True):
+    """A coordinator a plugin offers, for ``[coordination] type = "<name>"`` in ``broadcastio.toml``.
+
+    ``factory(**settings)`` builds it from the section's ``settings`` table.
+    """
+
+    name: str
+    factory: Callable[..., Coordinator]
+    description: str = ""

@@ -15,6 +15,10 @@ Example::
     [health]                      # HealthPolicy fields
     ttl = 30
 
+    [coordination]                # optional: limits shared between processes
+    type = "redis"                # a registered coordinator type (broadcastio-redis)
+    settings = { url = "${REDIS_URL}", namespace = "campaign-42" }
+
     [[providers]]                 # in fallback order
     name = "wa"
     type = "whatsapp"             # a registered provider type
@@ -39,6 +43,7 @@ from broadcastio.config._load import (
     DEFAULT_CONFIG_FILE,
     Config,
     ConfigFileError,
+    CoordinationConfig,
     ProviderConfig,
     build_orchestrator,
     build_providers,
@@ -50,6 +55,7 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "Config",
     "ConfigFileError",
+    "CoordinationConfig",
     "ProviderConfig",
     "build_orchestrator",
     "build_providers",
