@@ -8,6 +8,7 @@ FakeClock drives it.
 
 from __future__ import annotations
 
+import collections
 import uuid
 
 from broadcastio._breaker import BreakerPolicy
@@ -34,7 +35,7 @@ class MemoryCoordinator(Coordinator):
         self.poll = poll
         self.clock: Clock = clock or SystemClock()
         self.unreachable = False
-        self.calls: list[str] = []
+        self.calls: collections.deque[str] = collections.deque(maxlen=10_000)  # the latest calls, by method name
         self._buckets: dict[str, tuple[float, float]] = {}
         self._slots: dict[str, dict[str, float]] = {}
         self._probes: dict[str, dict[str, float]] = {}
