@@ -104,12 +104,10 @@ class Workers:
     def start(self, name: str, **settings: Any) -> subprocess.Popen[bytes]:
         settings = {"name": name, "log": str(self.log_path(name)), **settings}
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        process = subprocess.Popen(
-            [sys.executable, str(WORKER), json.dumps(settings)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(self.directory / f"{name}.err").open("wb"),
-        )
+        with (self.directory / f"{name}.err").open("wb") as errors:
+            process = subprocess.Popen(
+                [sys.executable, str(WORKER), json.dumps(settings)], env=env, stdout=subprocess.DEVNULL, stderr=errors
+            )
         self.processes[name] = process
         return process
 

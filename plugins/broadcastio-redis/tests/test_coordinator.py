@@ -62,12 +62,12 @@ class TestSlots:
 
     async def test_leases_are_renewed_while_the_holder_lives(self, redis: RedisServer, namespace: str) -> None:
         """A slot held past its lease time stays held while its coordinator renews it."""
-        holder, other = await pair(redis, namespace, lease=0.6)
+        holder, other = await pair(redis, namespace, lease=1.5)
         assert (await holder.acquire_slot("hook", 1)).granted
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(2.5)
         assert not (await other.acquire_slot("hook", 1)).granted
         await holder.aclose()  # stops renewing: the lease runs out
-        await asyncio.sleep(0.7)
+        await asyncio.sleep(1.6)
         assert (await other.acquire_slot("hook", 1)).granted
         await other.aclose()
 

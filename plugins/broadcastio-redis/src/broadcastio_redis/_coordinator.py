@@ -259,13 +259,14 @@ class RedisCoordinator(Coordinator):
 
     async def aclose(self) -> None:
         """Stop renewing leases and close the connection pool (slots still held run out)."""
-        if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
-            self._renewer = None
+        renewer, self._renewer = self._renewer, None
+        if renewer is not None:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(renewer, self.timeout)
         client, self._client = self._client, None
         self._scripts.clear()
-        if client is not None:
-            with contextlib.suppress(redis.exceptions.RedisError, OSError):
-                await client.aclose()
+        self._held.clear()
+        if client is not None:  # bounded: closing must not hang on a dead server
+            with contextlib.suppress(redis.exceptions.RedisError, OSError, TimeoutError):
+                await asyncio.wait_for(client.aclose(), self.timeout)
