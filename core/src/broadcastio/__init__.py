@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from broadcastio._breaker import BreakerPolicy, BreakerState
 from broadcastio._classify import error_from_exception
 from broadcastio._clock import Clock, SystemClock
+from broadcastio._coordination import CoordinationError, Coordinator, Permit, ProbeOutcome
 from broadcastio._errors import (
     BroadcastioError,
     ConfigurationError,
@@ -75,6 +76,8 @@ __all__ = [
     "Config",
     "ConfigFileError",
     "ConfigurationError",
+    "CoordinationError",
+    "Coordinator",
     "DeliveryAttempt",
     "DeliveryError",
     "DeliveryResult",
@@ -96,8 +99,10 @@ __all__ = [
     "OutboxRow",
     "OutboxState",
     "OutboxStatus",
+    "Permit",
     "PluginError",
     "Priority",
+    "ProbeOutcome",
     "Provider",
     "ProviderConfig",
     "ProviderHealth",

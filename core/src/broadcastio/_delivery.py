@@ -18,6 +18,7 @@ import msgspec
 from broadcastio._breaker import BreakerState
 from broadcastio._classify import error_from_exception
 from broadcastio._clock import Clock
+from broadcastio._coordination import Coordinator
 from broadcastio._dispatch import HookDispatcher
 from broadcastio._errors import BroadcastioError, ErrorClass, ErrorCode, InvalidMessageError, NoHealthyProviderError
 from broadcastio._health import HealthPolicy
@@ -34,6 +35,7 @@ from broadcastio._models import (
 from broadcastio._ratelimit import TokenBucket
 from broadcastio._routing import ProviderSlot
 from broadcastio._scrub import mask_address, provider_secrets, scrub_error
+from broadcastio._shared import Deferred, SharedLimits
 from broadcastio._throttle import is_throttling, pause_for
 from broadcastio.events import (
     AttemptEvent,
@@ -89,12 +91,14 @@ class Deliverer:
         dispatcher: HookDispatcher,
         clock: Clock,
         rng: random.Random,
+        coordinator: Coordinator | None = None,
     ) -> None:
         self._health = health
         self._fallback_on_ambiguous = fallback_on_ambiguous
         self._hooks = dispatcher
         self._clock = clock
         self._rng = rng
+        self._shared = SharedLimits(coordinator, clock) if coordinator is not None else None
 
     async def deliver(
         self,
@@ -182,7 +186,11 @@ class Deliverer:
                     self._skip(run, message, slot, "unhealthy", health.detail, slot.health.expires_in())
                     continue
                 saw_healthy = True
-            result = await self._try_provider(run, message, slot, address, buckets)
+            try:
+                result = await self._try_provider(run, message, slot, address, buckets)
+            except Deferred as deferred:  # shared limits unknown: no attempt here, and no fallback
+                run.last_error = deferred.error
+                break
             if result is not None:
                 delivered_by = slot
                 break
@@ -204,7 +212,7 @@ class Deliverer:
     ) -> DeliveryResult | None:
         """Attempt ``slot`` until success, a non-retryable error, or the budget
         is spent. Returns the success, or None after recording the failure."""
-        clock, hooks = self._clock, self._hooks
+        clock, hooks, shared = self._clock, self._hooks, self._shared
         policy = slot.retry_policy
         observe_attempts = run.attempts is not None or hooks.wants("broadcastio_attempt")
         number = 0
@@ -218,10 +226,26 @@ class Deliverer:
                     retry_in = slot.breaker.retry_in(clock.monotonic())
                     self._skip(run, message, slot, "circuit_open", "circuit breaker is open", retry_in)
                 return None
+            probe = ""
+            if shared is not None and slot.breaker_policy.enabled:
+                try:
+                    verdict = await shared.check_breaker(slot)
+                except BaseException:
+                    slot.breaker.release()
+                    raise
+                if not verdict.granted:
+                    slot.breaker.release()
+                    if number == 0:
+                        detail = "circuit breaker is open (shared)"
+                        self._skip(run, message, slot, "circuit_open", detail, verdict.wait)
+                    return None
+                probe = verdict.token
             paused = slot.throttled_until - clock.monotonic()
             if paused > 0:
                 if paused > policy.max_delay:  # too long to hold the message here: it is deferred
                     slot.breaker.release()
+                    if shared is not None:
+                        await shared.end_probe(slot, probe, "none")
                     if number == 0:
                         self._skip(
                             run, message, slot, "throttled", f"provider asked to slow down for {paused:.1f}s", paused
@@ -241,18 +265,26 @@ class Deliverer:
                         error=run.last_error,
                     ),
                 )
-            bucket = slot.bucket
-            if bucket is not None:
-                await bucket.acquire()
-            if buckets is not None and slot.name in buckets:
-                await buckets[slot.name].acquire()
-
             gate = slot.in_flight
-            if gate is not None:
+            lease = ""
+            if shared is None:
+                bucket = slot.bucket
+                if bucket is not None:
+                    await bucket.acquire()
+                if buckets is not None and slot.name in buckets:
+                    await buckets[slot.name].acquire()
+                if gate is not None:
+                    try:
+                        await gate.acquire()
+                    except asyncio.CancelledError:
+                        slot.breaker.release()
+                        raise
+            else:
                 try:
-                    await gate.acquire()
-                except asyncio.CancelledError:
+                    lease = await shared.enter(slot, buckets)
+                except BaseException:
                     slot.breaker.release()
+                    await shared.end_probe(slot, probe, "none")
                     raise
             started_at = clock.now() if observe_attempts else None
             started = clock.monotonic()
@@ -263,15 +295,21 @@ class Deliverer:
                 outcome = DeliveryResult.failure(DeliveryError.permanent(ErrorCode.INVALID_RECIPIENT, reason))
             except BroadcastioError:
                 slot.breaker.release()
+                if shared is not None:
+                    await shared.end_probe(slot, probe, "none")
                 raise
             except asyncio.CancelledError:
                 slot.breaker.release()
+                if shared is not None:
+                    await shared.end_probe(slot, probe, "none")
                 raise
             except Exception as exc:  # a misbehaving provider must not kill a broadcast
                 outcome = DeliveryResult.failure(error_from_exception(exc))
             finally:
                 if gate is not None:
                     gate.release()
+                if lease and shared is not None:
+                    await shared.release(slot, lease)
             duration_ms = (clock.monotonic() - started) * 1000.0
 
             error = self._error_of(outcome, slot)
@@ -280,6 +318,8 @@ class Deliverer:
             change = slot.breaker.record(error, clock.monotonic(), throttled=throttled)
             if change is not None:
                 self._breaker_changed(slot, change, previous_state)
+            if shared is not None:
+                await shared.record(slot, probe, error, throttled, change)
             if observe_attempts:
                 assert started_at is not None
                 attempt = DeliveryAttempt(

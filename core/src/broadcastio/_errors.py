@@ -74,6 +74,7 @@ class ErrorCode(enum.StrEnum):
     UNHEALTHY = "unhealthy"
     CIRCUIT_OPEN = "circuit_open"
     NO_PROVIDER_AVAILABLE = "no_provider_available"
+    COORDINATION_UNAVAILABLE = "coordination_unavailable"
 
 
 class BroadcastioError(Exception):

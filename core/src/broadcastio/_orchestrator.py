@@ -12,6 +12,7 @@ import msgspec
 from broadcastio._breaker import BreakerPolicy
 from broadcastio._broadcast import RunControl, stream_results
 from broadcastio._clock import Clock, SystemClock
+from broadcastio._coordination import Coordinator
 from broadcastio._delivery import Deliverer
 from broadcastio._dispatch import HookDispatcher
 from broadcastio._errors import ConfigurationError, ErrorCode, InvalidMessageError, UsageError
@@ -90,6 +91,10 @@ class Orchestrator:
         loads installed plugins from entry points.
     :param clock: where time and sleeping come from (tests pass a fake one).
     :param rng: random source for backoff jitter.
+    :param coordinator: shares the providers' rate limits, ``max_in_flight``
+        caps and breaker state with every process using the same coordinator
+        (see ``docs/shared-limits.md``); None keeps them in this process.
+        Closed by :meth:`aclose`.
     """
 
     def __init__(
@@ -109,7 +114,10 @@ class Orchestrator:
         plugin_manager: PluginManager | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        coordinator: Coordinator | None = None,
     ) -> None:
+        if coordinator is not None and not isinstance(coordinator, Coordinator):
+            raise ConfigurationError("Orchestrator(coordinator=...) must be a broadcastio.Coordinator")
         if isinstance(providers, (str, bytes)) or not isinstance(providers, Sequence):
             raise ConfigurationError("Orchestrator(providers=...) must be a list of provider objects")
         if not providers:
@@ -156,7 +164,9 @@ class Orchestrator:
             dispatcher=HookDispatcher(self.plugin_manager),
             clock=self._clock,
             rng=rng or random.Random(),
+            coordinator=coordinator,
         )
+        self.coordinator = coordinator
         self._loop_thread = LoopThread()
         self._closed = False
 
@@ -467,6 +477,8 @@ class Orchestrator:
         self._closed = True
         for slot in self._slots:
             await slot.aclose()
+        if self.coordinator is not None:
+            await self.coordinator.aclose()
 
     def close(self) -> None:
         """Sync facade of :meth:`aclose`; also stops the private loop thread."""

@@ -59,6 +59,7 @@ class ProviderSlot:
 
     __slots__ = (
         "breaker",
+        "breaker_policy",
         "bucket",
         "channel",
         "health",
@@ -92,6 +93,7 @@ class ProviderSlot:
         self.retry_policy: RetryPolicy = getattr(provider, "retry_policy", None) or default_retry
         self.send: Callable[[Message, str], Awaitable[DeliveryResult]] = _as_async(provider.send)
         self.breaker = CircuitBreaker(breaker)
+        self.breaker_policy = breaker
         check = getattr(provider, "health", None)
         if callable(check):
             self.health = HealthCache(_as_async(check), health, clock)

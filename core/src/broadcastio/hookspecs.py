@@ -22,6 +22,7 @@ from collections.abc import Iterable
 
 import pluggy
 
+from broadcastio._coordination import CoordinatorType
 from broadcastio._provider import ProviderType
 from broadcastio.events import (
     AttemptEvent,
@@ -64,6 +65,17 @@ def broadcastio_provider_types() -> Iterable[ProviderType]:
 
     :returns: :class:`~broadcastio.ProviderType` records; a type name already
         registered by another plugin is refused with a
+        :class:`~broadcastio.PluginError`.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def broadcastio_coordinator_types() -> Iterable[CoordinatorType]:
+    """Register coordinators this plugin offers (shared limits, ``[coordination]`` in ``broadcastio.toml``).
+
+    :returns: :class:`~broadcastio.plugins.CoordinatorType` records; a type
+        name already registered by another plugin is refused with a
         :class:`~broadcastio.PluginError`.
     """
     raise NotImplementedError

@@ -15,12 +15,14 @@ import pluggy
 from msgspec import Struct
 
 from broadcastio import hookspecs
+from broadcastio._coordination import Coordinator, CoordinatorType
 from broadcastio._errors import ConfigurationError, PluginError
 from broadcastio._log import get_logger
 from broadcastio._provider import ProviderType, check_provider
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "CoordinatorType",
     "PluginFailure",
     "PluginInfo",
     "PluginManager",
@@ -149,6 +151,41 @@ class PluginManager(pluggy.PluginManager):
             raise ConfigurationError(f"provider type {type_name!r}: {exc}") from exc
         check_provider(provider)
         return provider
+
+    def coordinator_types(self) -> dict[str, CoordinatorType]:
+        """Every registered coordinator type by name; duplicates are refused."""
+        found: dict[str, tuple[CoordinatorType, str]] = {}
+        for impl in self.hook.broadcastio_coordinator_types.get_hookimpls():
+            owner = self.get_name(impl.plugin) or repr(impl.plugin)
+            records: Iterable[object] = impl.function() or ()  # type: ignore[assignment]
+            for record in records:
+                if not isinstance(record, CoordinatorType):
+                    raise PluginError(f"plugin {owner!r} registered {record!r}, not a CoordinatorType")
+                if record.name in found:
+                    raise PluginError(
+                        f"coordinator type {record.name!r} is registered by both "
+                        f"{found[record.name][1]!r} and {owner!r}"
+                    )
+                found[record.name] = (record, owner)
+        return {name: record for name, (record, _) in found.items()}
+
+    def create_coordinator(self, type_name: str, **settings: Any) -> Coordinator:
+        """Build a coordinator of a registered type from its settings."""
+        types = self.coordinator_types()
+        if type_name not in types:
+            known = ", ".join(sorted(types)) or "none"
+            raise ConfigurationError(
+                f"unknown coordinator type {type_name!r}; installed types: {known} "
+                "(is its plugin installed? From the broadcastio checkout: "
+                f"pip install ./plugins/broadcastio-{type_name})"
+            )
+        try:
+            coordinator = types[type_name].factory(**settings)
+        except TypeError as exc:
+            raise ConfigurationError(f"coordinator type {type_name!r}: {exc}") from exc
+        if not isinstance(coordinator, Coordinator):
+            raise PluginError(f"coordinator type {type_name!r} built {type(coordinator).__name__}, not a Coordinator")
+        return coordinator
 
     def list_plugins(self) -> list[PluginInfo]:
         """Registered plugins with version, implemented hooks and provider types."""

@@ -18,6 +18,10 @@ Example::
     [outbox]                      # optional: where `outbox relay` finds the journal
     url = "${OUTBOX_URL}"         # a SQLite path or a postgresql:// DSN
 
+    [coordination]                # optional: limits shared between processes
+    type = "redis"                # a registered coordinator type (broadcastio-redis)
+    settings = { url = "${REDIS_URL}", namespace = "campaign-42" }
+
     [[providers]]                 # in fallback order
     name = "wa"
     type = "whatsapp"             # a registered provider type
@@ -42,6 +46,7 @@ from broadcastio.config._load import (
     DEFAULT_CONFIG_FILE,
     Config,
     ConfigFileError,
+    CoordinationConfig,
     OutboxSettings,
     ProviderConfig,
     build_orchestrator,
@@ -54,6 +59,7 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "Config",
     "ConfigFileError",
+    "CoordinationConfig",
     "OutboxSettings",
     "ProviderConfig",
     "build_orchestrator",

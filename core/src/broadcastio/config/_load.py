@@ -14,6 +14,7 @@ from msgspec import Struct
 
 from broadcastio._breaker import BreakerPolicy
 from broadcastio._clock import Clock
+from broadcastio._coordination import Coordinator
 from broadcastio._errors import ConfigurationError
 from broadcastio._health import HealthPolicy
 from broadcastio._orchestrator import Orchestrator
@@ -35,6 +36,7 @@ from broadcastio.plugins import PluginManager, make_plugin_manager
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
+    "CoordinationConfig",
     "Config",
     "ConfigFileError",
     "ProviderConfig",
@@ -163,6 +165,27 @@ class OutboxSettings:
         return hash(self.url)
 
 
+class CoordinationConfig(Struct, frozen=True, kw_only=True):
+    """The ``[coordination]`` section: which coordinator shares limits between processes.
+
+    ``secret_settings`` names the settings whose values came from the
+    environment (a Redis URL with its password); ``repr`` masks them.
+    """
+
+    type: str
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    secret_settings: frozenset[str] = frozenset()
+    line: int | None = None
+
+    def masked_settings(self) -> dict[str, Any]:
+        """The settings with values from the environment replaced by ``***``."""
+        masked: dict[str, Any] = _mask(self.settings, self.secret_settings, "")
+        return masked
+
+    def __repr__(self) -> str:
+        return f"CoordinationConfig(type={self.type!r}, settings={self.masked_settings()!r})"
+
+
 class Config(Struct, frozen=True, kw_only=True):
     """A loaded configuration file; build an orchestrator with :func:`build_orchestrator`.
 
@@ -176,6 +199,7 @@ class Config(Struct, frozen=True, kw_only=True):
     breaker: BreakerPolicy | None = None
     health: HealthPolicy | None = None
     outbox: OutboxSettings | None = None
+    coordination: CoordinationConfig | None = None
 
     def provider(self, name: str) -> ProviderConfig:
         """The provider called ``name``."""
@@ -299,6 +323,17 @@ def parse_config(text: str, *, source: str = "<string>", env: Mapping[str, str] 
             )
         seen[section.name] = index
     retry_defaults = set_fields(document.retry) if document.retry is not None else {}
+    coordination = None
+    if document.coordination is not None:
+        prefix: KeyPath = ("coordination", "settings")
+        coordination = CoordinationConfig(
+            type=document.coordination.type,
+            settings=document.coordination.settings,
+            secret_settings=frozenset(
+                ".".join(str(part) for part in secret[2:]) for secret in secrets if secret[:2] == prefix
+            ),
+            line=locator.line(("coordination", "type")),
+        )
     return Config(
         source=source,
         providers=tuple(
@@ -314,6 +349,7 @@ def parse_config(text: str, *, source: str = "<string>", env: Mapping[str, str] 
         if document.health is None
         else _policy(locator, ("health",), HealthPolicy, set_fields(document.health)),
         outbox=None if document.outbox is None else OutboxSettings(document.outbox.url),
+        coordination=coordination,
     )
 
 
@@ -361,6 +397,14 @@ def build_providers(config: Config, plugin_manager: PluginManager) -> list[Any]:
     return providers
 
 
+def _coordinator(config: Config, section: CoordinationConfig, manager: PluginManager) -> Coordinator:
+    try:
+        return manager.create_coordinator(section.type, **section.settings)
+    except (ConfigurationError, TypeError, ValueError) as exc:
+        message = _scrub(str(exc), _secret_strings(section.settings, section.secret_settings))
+        raise ConfigFileError(config.source, message, line=section.line, key="coordination") from None
+
+
 def build_orchestrator(
     source: str | os.PathLike[str] | Config,
     *,
@@ -368,18 +412,24 @@ def build_orchestrator(
     hooks: Iterable[object] = (),
     clock: Clock | None = None,
     env: Mapping[str, str] | None = None,
+    coordinator: Coordinator | None = None,
 ) -> Orchestrator:
     """An Orchestrator built from a configuration file (or a loaded :class:`Config`).
 
     Providers are built with ``plugin_manager.create_provider(type, name=...,
     retry_policy=..., **settings)``, in file order; rate limits, policies and
-    hooks go to the Orchestrator.
+    hooks go to the Orchestrator. ``coordinator`` (a :class:`~broadcastio.Coordinator`)
+    makes the rate limits, ``max_in_flight`` caps and breakers shared between processes;
+    without one, the file's ``[coordination]`` section (if any) builds it through the
+    plugin manager's registered coordinator types.
     """
     config = source if isinstance(source, Config) else load_config(source, env=env)
     manager = plugin_manager if plugin_manager is not None else make_plugin_manager()
     providers = build_providers(config, manager)
     rate_limits = {p.name: p.rate_limit for p in config.providers if p.enabled and p.rate_limit is not None}
     caps = {p.name: p.max_in_flight for p in config.providers if p.enabled and p.max_in_flight is not None}
+    if coordinator is None and config.coordination is not None:
+        coordinator = _coordinator(config, config.coordination, manager)
     return Orchestrator(
         providers,
         retry=config.retry,
@@ -391,4 +441,5 @@ def build_orchestrator(
         hooks=hooks,
         plugin_manager=manager,
         clock=clock,
+        coordinator=coordinator,
     )

@@ -20,6 +20,7 @@ from broadcastio._retry import RetryPolicy
 
 __all__ = [
     "BreakerSection",
+    "CoordinationSection",
     "Document",
     "HealthSection",
     "OrchestratorSection",
@@ -70,6 +71,13 @@ class OrchestratorSection(Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     fallback_on_ambiguous: bool = False
 
 
+class CoordinationSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``[coordination]``: the coordinator that shares limits between processes."""
+
+    type: Annotated[str, Meta(min_length=1)]
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
 class ProviderSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One ``[[providers]]`` entry, in fallback order."""
 
@@ -96,5 +104,6 @@ class Document(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     retry: RetrySection | None = None
     breaker: BreakerSection | None = None
     health: HealthSection | None = None
+    coordination: CoordinationSection | None = None
     providers: tuple[ProviderSection, ...] = ()
     outbox: OutboxSection | None = None
