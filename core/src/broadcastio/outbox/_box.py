@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 from msgspec import Struct
@@ -20,14 +20,24 @@ from broadcastio._errors import ConfigurationError, ErrorClass, UsageError
 from broadcastio._escalation import Escalation
 from broadcastio._models import DeliveryError, Message
 from broadcastio.outbox._receipts import record_receipt
-from broadcastio.outbox._store import OPEN_STATES, create_schema, decode_message, ingest_chunk, open_campaign
+from broadcastio.outbox._store import (
+    OPEN_STATES,
+    campaign_journalled,
+    create_schema,
+    decode_message,
+    ingest_chunk,
+    open_campaign,
+)
 from broadcastio.outbox._writer import Writer
 from broadcastio.receipts._model import Receipt, ReceiptLevel, RecordOutcome
 
+if TYPE_CHECKING:
+    from broadcastio.outbox._campaigns import CampaignChange, CampaignReport
+
 __all__ = ["CampaignStatus", "HistoryEntry", "Outbox", "OutboxRow", "OutboxState", "OutboxStatus"]
 
-OutboxState = Literal["pending", "sending", "sent", "failed", "unknown"]
-_STATES: tuple[OutboxState, ...] = ("pending", "sending", "sent", "failed", "unknown")
+OutboxState = Literal["pending", "sending", "sent", "failed", "unknown", "cancelled"]
+_STATES: tuple[OutboxState, ...] = ("pending", "sending", "sent", "failed", "unknown", "cancelled")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _BUSY_TIMEOUT_S = 60.0
 
@@ -40,6 +50,7 @@ class OutboxStatus(Struct, frozen=True, kw_only=True):
     sent: int = 0
     failed: int = 0
     unknown: int = 0
+    cancelled: int = 0
     total: int = 0
 
     @property
@@ -49,8 +60,8 @@ class OutboxStatus(Struct, frozen=True, kw_only=True):
 
     @property
     def done(self) -> int:
-        """Final rows: sent and failed."""
-        return self.sent + self.failed
+        """Final rows: sent, failed and cancelled."""
+        return self.sent + self.failed + self.cancelled
 
     @property
     def left(self) -> int:
@@ -63,7 +74,7 @@ class CampaignStatus(Struct, frozen=True, kw_only=True):
 
     ``journalled`` is True once the whole input is in the journal: from then
     on ``outbox resume`` alone can finish the campaign, without the input.
-    ``done`` counts final rows (sent, failed); ``left`` the others.
+    ``done`` counts final rows (sent, failed, cancelled); ``left`` the others.
     """
 
     name: str
@@ -74,11 +85,12 @@ class CampaignStatus(Struct, frozen=True, kw_only=True):
     sent: int = 0
     failed: int = 0
     unknown: int = 0
+    cancelled: int = 0
     total: int = 0
 
     @property
     def done(self) -> int:
-        return self.sent + self.failed
+        return self.sent + self.failed + self.cancelled
 
     @property
     def left(self) -> int:
@@ -463,7 +475,8 @@ class Outbox:
     ) -> int:
         """Journal ``messages`` as ``pending`` without sending them; returns how
         many were new. A later :meth:`Orchestrator.resume` sends them. With
-        ``campaign``, the rows join that campaign (created if new); with
+        ``campaign``, the rows join that campaign (created if new, and marked
+        journalled once every message is in); with
         ``escalate``, each new row escalates on silence once accepted."""
         if escalate is not None and not isinstance(escalate, Escalation):
             raise ConfigurationError(f"Outbox.add(escalate=...) must be an Escalation, got {type(escalate).__name__}")
@@ -484,7 +497,35 @@ class Outbox:
                 chunk = []
         if chunk:
             added += flush()
+        if campaign_id is not None:  # the whole input is in: any runner can finish the campaign
+            self._writer.call(campaign_journalled, campaign_id, self.now())
         return added
+
+    # --- operating a campaign (broadcastio.outbox._campaigns) ---------------------------
+
+    def pause_campaign(self, name: str) -> CampaignChange:
+        """Stop runs from claiming the rows of campaign ``name``; sends in flight finish. See ``_campaigns``."""
+        from broadcastio.outbox import _campaigns
+
+        return _campaigns.pause(self, name)
+
+    def resume_campaign(self, name: str) -> CampaignChange:
+        """Let runs claim the rows of a paused campaign again (it does not send them itself)."""
+        from broadcastio.outbox import _campaigns
+
+        return _campaigns.resume(self, name)
+
+    def cancel_campaign(self, name: str) -> CampaignChange:
+        """Make every unsent row of campaign ``name`` ``cancelled``; sends in flight keep their outcome."""
+        from broadcastio.outbox import _campaigns
+
+        return _campaigns.cancel(self, name)
+
+    def campaign_report(self, name: str) -> CampaignReport:
+        """Counts, rate, ETA, per-provider counts and flags of campaign ``name``."""
+        from broadcastio.outbox import _campaigns
+
+        return _campaigns.report(self, name)
 
     # --- lifecycle -----------------------------------------------------------------
 
