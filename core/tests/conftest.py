@@ -28,3 +28,10 @@ def make_orchestrator(clock: FakeClock) -> Callable[..., Orchestrator]:
 
 
 __all__ = ["BreakerPolicy", "HealthPolicy", "RetryPolicy"]
+
+
+@pytest.fixture
+def outbox_url(tmp_path: Any) -> str:
+    """Where the campaign-operations tests keep their outbox: the one place to point them at
+    another store (a PostgreSQL DSN) once the outbox takes one."""
+    return str(tmp_path / "campaign-ops.db")

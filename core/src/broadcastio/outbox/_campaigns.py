@@ -41,6 +41,7 @@ __all__ = ["RATE_WINDOW", "CampaignChange", "CampaignReport", "ProviderCounts", 
 
 RATE_WINDOW = 60.0
 """Seconds of recent outcomes the rate is measured over."""
+Standing = Literal["running", "paused", "cancelled", "finished"]
 _STATES = ("pending", "sending", "sent", "failed", "unknown", "cancelled")
 _ATTEMPTED = ("sent", "failed", "unknown")
 
@@ -49,14 +50,16 @@ class CampaignChange(Struct, frozen=True, kw_only=True):
     """What ``pause_campaign``, ``resume_campaign`` or ``cancel_campaign`` did.
 
     ``changed`` is False when there was nothing to do (already paused, not
-    paused, already cancelled, finished); ``detail`` says what happened or
-    why not, in one sentence. ``rows``: rows cancelled (cancel) or claimed
-    rows given back (pause); ``in_flight``: rows being sent, which finish.
+    paused, already cancelled, finished); ``standing`` is the campaign's
+    state afterwards; ``detail`` says what happened or why not, in one
+    sentence. ``rows``: rows cancelled (cancel) or claimed rows given back
+    (pause); ``in_flight``: rows being sent, which finish.
     """
 
     name: str
     action: Literal["pause", "resume", "cancel"]
     changed: bool
+    standing: Standing
     detail: str
     rows: int = 0
     in_flight: int = 0
@@ -185,50 +188,67 @@ def _interrupt_dead(conn: Any, campaign: int, now: float) -> int:
     return len(dead)
 
 
+def _change(
+    conn: Any, campaign: int, name: str, action: str, changed: bool, detail: str, rows: int = 0
+) -> CampaignChange:
+    """The outcome of ``action``, with the campaign's standing as it is now."""
+    _, _, journalled, paused, cancelled = _campaign_row(conn, name)
+    counts = _counts(conn, campaign)
+    standing: Standing = "running"
+    if cancelled is not None:
+        standing = "cancelled"
+    elif paused is not None:
+        standing = "paused"
+    elif journalled is not None and counts["pending"] + counts["sending"] == 0:
+        standing = "finished"
+    return CampaignChange(
+        name=name,
+        action=action,  # type: ignore[arg-type]
+        changed=changed,
+        standing=standing,
+        detail=detail,
+        rows=rows,
+        in_flight=counts["sending"],
+    )
+
+
 def _pause(conn: Any, name: str, now: float) -> CampaignChange:
     campaign, _, journalled, paused, cancelled = _campaign_row(conn, name)
     counts = _counts(conn, campaign)
-
-    def change(changed: bool, detail: str, rows: int = 0) -> CampaignChange:
-        return CampaignChange(
-            name=name, action="pause", changed=changed, detail=detail, rows=rows, in_flight=counts["sending"]
-        )
-
+    left = counts["pending"] + counts["sending"]
     if cancelled is not None:
-        return change(False, f"campaign {name} was cancelled at {_at(cancelled)}: there is nothing to pause")
+        detail = f"campaign {name} was cancelled at {_at(cancelled)}: there is nothing to pause"
+        return _change(conn, campaign, name, "pause", False, detail)
     if paused is not None:
-        return change(False, f"campaign {name} is already paused (since {_at(paused)})")
-    if journalled is not None and counts["pending"] + counts["sending"] == 0:
-        return change(False, f"campaign {name} is finished: nothing is left to send, so nothing to pause")
+        return _change(conn, campaign, name, "pause", False, f"campaign {name} is already paused (since {_at(paused)})")
+    if journalled is not None and left == 0:
+        detail = f"campaign {name} is finished: nothing is left to send, so nothing to pause"
+        return _change(conn, campaign, name, "pause", False, detail)
     conn.execute("UPDATE campaigns SET paused_at = ? WHERE id = ?", (now, campaign))
-    released = conn.execute(
+    released = conn.execute(  # claimed, not yet sending: the run's mark_sending now fails and it skips them
         "UPDATE outbox SET owner = NULL, next_attempt_at = NULL "
         "WHERE campaign = ? AND state IN ('pending', 'unknown') AND owner IS NOT NULL",
         (campaign,),
     ).rowcount
-    left = counts["pending"] + counts["sending"]
-    return change(
-        True,
+    detail = (
         f"campaign {name} paused: {left} message(s) left; {counts['sending']} in flight finish, "
-        "the rest wait until the campaign is resumed",
-        int(released),
+        "the rest wait until the campaign is resumed"
     )
+    return _change(conn, campaign, name, "pause", True, detail, int(released))
 
 
 def _resume(conn: Any, name: str, now: float) -> CampaignChange:
     campaign, _, _, paused, cancelled = _campaign_row(conn, name)
     counts = _counts(conn, campaign)
     left = counts["pending"] + counts["sending"]
-
-    def change(changed: bool, detail: str) -> CampaignChange:
-        return CampaignChange(name=name, action="resume", changed=changed, detail=detail, in_flight=counts["sending"])
-
     if cancelled is not None:
-        return change(False, f"campaign {name} was cancelled at {_at(cancelled)} and cannot be resumed")
+        detail = f"campaign {name} was cancelled at {_at(cancelled)} and cannot be resumed"
+        return _change(conn, campaign, name, "resume", False, detail)
     if paused is None:
-        return change(False, f"campaign {name} is not paused ({left} message(s) left to send)")
+        detail = f"campaign {name} is not paused ({left} message(s) left to send)"
+        return _change(conn, campaign, name, "resume", False, detail)
     conn.execute("UPDATE campaigns SET paused_at = NULL WHERE id = ?", (campaign,))
-    return change(True, f"campaign {name} resumed: {left} message(s) left to send")
+    return _change(conn, campaign, name, "resume", True, f"campaign {name} resumed: {left} message(s) left to send")
 
 
 def _cancel(conn: Any, name: str, now: float) -> CampaignChange:
@@ -237,18 +257,10 @@ def _cancel(conn: Any, name: str, now: float) -> CampaignChange:
     if cancelled is not None:  # idempotent: settle what runs left behind since, change nothing else
         rows = cancel_leftovers(conn, campaign, now)
         _interrupt_dead(conn, campaign, now)
-        return CampaignChange(
-            name=name,
-            action="cancel",
-            changed=False,
-            detail=f"campaign {name} was already cancelled at {_at(cancelled)}",
-            rows=rows,
-            in_flight=_counts(conn, campaign)["sending"],
-        )
+        detail = f"campaign {name} was already cancelled at {_at(cancelled)}"
+        return _change(conn, campaign, name, "cancel", False, detail, rows)
     if journalled is not None and counts["pending"] + counts["sending"] + counts["unknown"] == 0:
-        return CampaignChange(
-            name=name, action="cancel", changed=False, detail=f"campaign {name} is finished: nothing to cancel"
-        )
+        return _change(conn, campaign, name, "cancel", False, f"campaign {name} is finished: nothing to cancel")
     conn.execute("UPDATE campaigns SET cancelled_at = ?, paused_at = NULL WHERE id = ?", (now, campaign))
     rows = cancel_leftovers(conn, campaign, now)
     conn.execute(  # an unknown row claimed for a resend through idempotent providers: not resent now
@@ -262,9 +274,7 @@ def _cancel(conn: Any, name: str, now: float) -> CampaignChange:
         f"campaign {name} cancelled: {rows} message(s) will not be sent; {after['sending']} in flight finish "
         f"and keep their outcome; {after['unknown']} unknown stay unknown"
     )
-    return CampaignChange(
-        name=name, action="cancel", changed=True, detail=detail, rows=rows, in_flight=after["sending"]
-    )
+    return _change(conn, campaign, name, "cancel", True, detail, rows)
 
 
 def pause(outbox: Outbox, name: str) -> CampaignChange:
