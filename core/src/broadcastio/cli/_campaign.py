@@ -162,17 +162,19 @@ def status(name: str, outbox_url: str, as_json: bool) -> None:
         return
     out, _ = consoles()
     counts = report.status
-    table = Table(title=f"campaign {name}: {_standing(report)}", title_justify="left")
+    rate = "unknown" if report.rate is None else f"{report.rate:.1f} msg/s"
+    out.print(f"campaign {name}: {_standing(report)}", highlight=False)
+    out.print(
+        f"journalled: {'yes' if report.journalled else 'no'}; rate over the last minute: {rate}; "
+        f"ETA: {_duration(report.eta_seconds)}",
+        highlight=False,
+    )
+    table = Table(title="by state", title_justify="left")
     table.add_column("state")
     table.add_column("count", justify="right")
     for state in _STATES:
         table.add_row(state, str(getattr(counts, state)))
     table.add_row("[bold]total[/bold]", str(counts.total))
-    rate = "unknown" if report.rate is None else f"{report.rate:.1f} msg/s"
-    table.caption = (
-        f"journalled: {'yes' if report.journalled else 'no'}; rate over the last minute: {rate}; "
-        f"ETA: {_duration(report.eta_seconds)}"
-    )
     out.print(table)
     if report.providers:
         providers = Table(title="by provider", title_justify="left")

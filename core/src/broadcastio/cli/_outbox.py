@@ -32,7 +32,7 @@ from broadcastio.logs import mask_address
 __all__ = ["outbox"]
 
 _FILE = click.argument("outbox_path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
-_STATES = ("pending", "sending", "sent", "failed", "unknown")
+_STATES = ("pending", "sending", "sent", "failed", "unknown", "cancelled")
 
 
 def _campaign_option(func: Any) -> Any:
