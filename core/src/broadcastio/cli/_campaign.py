@@ -16,6 +16,7 @@ import json
 import shlex
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -426,6 +427,7 @@ def _start_workers(
     poll: float,
     **options: Any,
 ) -> None:
+    started = time.monotonic()
     recipients, total = _messages(options)
     config_path: Path = options["config_path"]
     if config_given(ctx) and not config_path.is_file():
@@ -464,7 +466,7 @@ def _start_workers(
         report, signalled = _follow(box, name, poll)
     finally:
         box.close()
-    _summary(report, outbox_url, config_path, signalled=signalled, as_json=options["as_json"])
+    _summary(report, outbox_url, config_path, signalled=signalled, as_json=options["as_json"], started=started)
 
 
 _share(outbox_resume, _RUN_OPTIONS, resume)
@@ -541,12 +543,19 @@ def _follow(box: Outbox, name: str, poll: float) -> tuple[CampaignReport, int | 
 
 
 def _summary(
-    report: CampaignReport, outbox_url: str, config_path: Path, *, signalled: int | None, as_json: bool
+    report: CampaignReport,
+    outbox_url: str,
+    config_path: Path,
+    *,
+    signalled: int | None,
+    as_json: bool,
+    started: float,
 ) -> None:
     """The same summary, standing and exit status as ``broadcast --outbox``, from the journal's counts."""
     out, err = consoles()
     counts = report.status
     tally = Tally(journalled=True)
+    tally.started = started  # the summary's speed counts from the start of the command
     tally.delivered, tally.failed, tally.unknown, tally.pending = (
         counts.sent,
         counts.failed,
