@@ -215,6 +215,31 @@ class TestCancelWhileRunning:
         assert len(called) >= min(at, 30)
 
 
+class TestPauseWhileRunning:
+    @settings(
+        max_examples=15,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(at=st.integers(min_value=1, max_value=30), concurrency=st.integers(min_value=1, max_value=6))
+    def test_pause_at_any_point_loses_nothing_and_resume_sends_each_once(
+        self, outbox: Outbox, at: int, concurrency: int
+    ) -> None:
+        """After a pause every row is sent (and was called) or pending and free; a resume sends the rest once."""
+        name = f"pause-{next(_ids)}"
+        provider = CallHook(at, lambda: outbox.pause_campaign(name))
+        with orchestrator(provider) as orch:
+            list(orch.broadcast(messages(30, name), outbox=outbox, campaign=name, concurrency=concurrency))
+            found = states(outbox, name)
+            assert {key for key, state in found.items() if state == "sent"} == set(provider.keys)
+            assert set(found.values()) <= {"sent", "pending"}
+            assert all(row.owner is None for row in outbox.rows("pending", campaign=name))
+            outbox.resume_campaign(name)
+            list(orch.resume(outbox, campaign=name))
+        assert sorted(provider.keys) == sorted(f"{name}-{i}" for i in range(30))
+        assert outbox.campaign(name).sent == 30
+
+
 class TestPause:
     def test_a_paused_campaign_is_not_claimed_nor_waited_for(self, outbox: Outbox) -> None:
         """resume of a paused campaign ends at once (deferred rows included); resuming it lets it finish."""
