@@ -66,9 +66,11 @@ class CallHook(FakeProvider):
         return await super().send(message, address)
 
 
-def test_a_version_3_outbox_is_upgraded(outbox_url: str) -> None:
-    """A version 3 file gains campaigns.paused_at and cancelled_at, and its campaigns keep running."""
+def test_a_version_3_outbox_is_upgraded(tmp_path: Any) -> None:
+    """A version 3 SQLite file gains campaigns.paused_at and cancelled_at, and its campaigns keep running."""
     import sqlite3
+
+    outbox_url = str(tmp_path / "v3.db")
 
     with Outbox(outbox_url) as box:
         box.add(messages(3), campaign="old")
