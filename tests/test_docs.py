@@ -118,12 +118,17 @@ def records_of(function: typing.Callable[..., object]) -> list[type[msgspec.Stru
     found = []
     for hint in hints.values():
         for candidate in (hint, *typing.get_args(hint)):
-            if isinstance(candidate, type) and issubclass(candidate, msgspec.Struct):
+            if isinstance(candidate, type) and (
+                issubclass(candidate, msgspec.Struct) or getattr(candidate, "_is_protocol", False)
+            ):
                 found.append(candidate)
     return found
 
 
 def field_names(record: type[msgspec.Struct]) -> list[str]:
+    if not issubclass(record, msgspec.Struct):  # a Protocol (CampaignWorkers): attributes, then methods
+        methods = [name for name, _ in inspect.getmembers(record, inspect.isfunction) if not name.startswith("_")]
+        return [*typing.get_type_hints(record), *methods]
     return [field.name for field in msgspec.structs.fields(record)]
 
 

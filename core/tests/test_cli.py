@@ -365,6 +365,7 @@ class TestOutbox:
             "sent": 3,
             "failed": 0,
             "unknown": 0,
+            "cancelled": 0,
             "total": 3,
         }
         table = invoke("outbox", "status", "box.db")

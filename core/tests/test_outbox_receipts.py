@@ -362,7 +362,7 @@ def test_a_version_2_outbox_is_upgraded(tmp_path: Path) -> None:
         assert box.record_sync(receipt(1, ReceiptLevel.DELIVERED, key="key-0")) == "recorded"
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("SELECT value FROM outbox_meta WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert conn.execute("SELECT value FROM outbox_meta WHERE key = 'schema_version'").fetchone() == ("4",)
     finally:
         conn.close()
 

@@ -57,6 +57,7 @@ from broadcastio._orchestrator import Orchestrator
 from broadcastio._provider import Provider, ProviderLike, ProviderType, check_provider
 from broadcastio._ratelimit import RateLimit
 from broadcastio._retry import Backoff, RetryPolicy
+from broadcastio._workers import CampaignWorkers
 from broadcastio.config import Config, ConfigFileError, ProviderConfig, build_orchestrator, load_config
 from broadcastio.hookspecs import hookimpl
 from broadcastio.outbox import Outbox, OutboxRow, OutboxState, OutboxStatus
@@ -72,6 +73,7 @@ __all__ = [
     "BreakerPolicy",
     "BreakerState",
     "BroadcastioError",
+    "CampaignWorkers",
     "Clock",
     "Config",
     "ConfigFileError",

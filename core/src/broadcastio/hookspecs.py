@@ -24,6 +24,7 @@ import pluggy
 
 from broadcastio._coordination import CoordinatorType
 from broadcastio._provider import ProviderType
+from broadcastio._workers import CampaignWorkers
 from broadcastio.events import (
     AttemptEvent,
     BreakerChangeEvent,
@@ -89,6 +90,18 @@ def broadcastio_receipt_endpoints() -> Iterable[ReceiptEndpoint]:
         receipts app serves each at ``/<provider name><path>`` for every
         configured provider of its type, with a handler built from that
         provider's settings. The handler verifies the signature first.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def broadcastio_campaign_workers() -> Iterable[CampaignWorkers]:
+    """Register where journalled campaigns can run outside this process.
+
+    :returns: :class:`~broadcastio.CampaignWorkers` objects; ``broadcastio
+        campaign start --workers NAME`` calls the ``start`` of the one named
+        ``NAME``. A name registered twice, or ``local`` (the command's own
+        process), is refused with a :class:`~broadcastio.PluginError`.
     """
     raise NotImplementedError
 

@@ -1,4 +1,4 @@
-"""The ``broadcastio`` command: send, broadcast, outbox, providers, config.
+"""The ``broadcastio`` command: send, broadcast, outbox, campaign, providers, config.
 
 Needs the ``cli`` extra (click and rich; from the checkout: ``pip install
 "./core[cli]"``). The ``broadcastio`` script enters through
@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from broadcastio.cli._broadcast import broadcast
+from broadcastio.cli._campaign import campaign
 from broadcastio.cli._common import EXIT_FAILED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, CliState
 from broadcastio.cli._config import config
 from broadcastio.cli._outbox import outbox
@@ -67,6 +68,7 @@ def cli(
 cli.add_command(send)
 cli.add_command(broadcast)
 cli.add_command(outbox)
+cli.add_command(campaign)
 cli.add_command(providers)
 cli.add_command(config)
 cli.add_command(receipts)

@@ -27,7 +27,7 @@ from broadcastio.cli._common import (
 )
 from broadcastio.cli._recipients import RecipientFile, Template, detect_format
 from broadcastio.cli._render import Tally
-from broadcastio.cli._results import JournalRows, RowMap, consume, print_summary
+from broadcastio.cli._results import RowMap, consume, print_summary
 from broadcastio.cli._run import (
     Stopper,
     deadline_option,
@@ -37,8 +37,9 @@ from broadcastio.cli._run import (
     journal_exit_code,
     print_left,
 )
+from broadcastio.cli._target import OutboxTarget, journal_rows, open_outbox, outbox_target, shown
 
-__all__ = ["broadcast", "open_outbox", "results_option"]
+__all__ = ["broadcast", "results_option"]
 
 
 def results_option(func: Any) -> Any:
@@ -48,17 +49,6 @@ def results_option(func: Any) -> Any:
         type=click.Path(dir_okay=False, writable=True, path_type=Path),
         help="Write every result as one JSON line to this file.",
     )(func)
-
-
-def open_outbox(path: Path, *, must_exist: bool) -> Any:
-    """The outbox at ``path``; a clear error when it is missing or unavailable."""
-    try:
-        from broadcastio.outbox import Outbox
-    except ImportError:
-        raise click.UsageError("this version of broadcastio has no outbox (broadcastio.outbox)") from None
-    if must_exist and not path.is_file():
-        raise click.BadParameter(f"no outbox at {path}", param_hint="FILE")
-    return Outbox(path)
 
 
 @click.command()
@@ -87,8 +77,10 @@ def open_outbox(path: Path, *, must_exist: bool) -> Any:
 @click.option(
     "--outbox",
     "outbox_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Journal every message in this SQLite outbox first, so a stopped run can be resumed without duplicates.",
+    metavar="FILE|DSN",
+    callback=outbox_target,
+    help="Journal every message in this outbox (a SQLite file or a postgresql:// DSN) first, "
+    "so a stopped run can be resumed without duplicates.",
 )
 @click.option(
     "--campaign",
@@ -114,7 +106,7 @@ def broadcast(
     via: tuple[str, ...],
     concurrency: int,
     results_path: Path | None,
-    outbox_path: Path | None,
+    outbox_path: OutboxTarget | None,
     campaign: str | None,
     deadline: float | None,
     escalate_after: Any,
@@ -225,7 +217,7 @@ def _journalled(
     state: CliState,
     config_path: Path,
     recipients: RecipientFile,
-    outbox_path: Path,
+    outbox_path: OutboxTarget,
     campaign: str,
     *,
     total: int,
@@ -246,7 +238,7 @@ def _journalled(
 
     async def go() -> tuple[Stopper, Any]:
         box = open_outbox(outbox_path, must_exist=False)
-        rows = JournalRows(outbox_path)
+        rows = journal_rows(outbox_path, box)
         try:
             with Stopper(grace, err) as stopper:
                 try:
@@ -281,7 +273,7 @@ def _journalled(
         "left": counts.pending + counts.sending,
     }
     print_summary(tally, as_json=as_json, out=out, results_path=results_path)
-    print_left(counts, control, outbox_path=outbox_path, config_path=config_path, campaign=campaign)
+    print_left(counts, control, outbox_path=shown(outbox_path), config_path=config_path, campaign=campaign)
     if error is not None:
         click.echo(f"error: {type(error).__name__}: {error}", err=True)
     code = journal_exit_code(counts, stopper, error)

@@ -14,7 +14,7 @@ import msgspec
 from rich.table import Table
 
 from broadcastio import BroadcastioError, NoHealthyProviderError
-from broadcastio.cli._broadcast import open_outbox, results_option
+from broadcastio.cli._broadcast import results_option
 from broadcastio.cli._common import (
     EXIT_OK,
     CliState,
@@ -28,53 +28,22 @@ from broadcastio.cli._common import (
     via_option,
 )
 from broadcastio.cli._render import Tally
-from broadcastio.cli._results import JournalRows, consume, print_summary
+from broadcastio.cli._results import consume, print_summary
 from broadcastio.cli._run import Stopper, deadline_option, grace_option, journal_exit_code, print_left
+from broadcastio.cli._target import OutboxTarget, as_target, journal_rows, open_outbox, outbox_target, shown
 from broadcastio.logs import mask_address
-from broadcastio.outbox._postgres import describe, is_dsn
 
 __all__ = ["outbox"]
 
-_STATES = ("pending", "sending", "sent", "failed", "unknown")
+_STATES = ("pending", "sending", "sent", "failed", "unknown", "cancelled")
 
 
-def _target(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | str | None:
-    """A SQLite file (a Path) or a PostgreSQL DSN (kept as the string)."""
-    if value is None:
-        return None
-    return value if is_dsn(value) else Path(value)
+_FILE = click.argument("outbox_path", metavar="FILE|DSN", callback=outbox_target)
 
 
-_FILE = click.argument("outbox_path", metavar="FILE|DSN", callback=_target)
-
-
-def _open(target: Path | str) -> Any:
+def _open_existing(target: OutboxTarget) -> Any:
     """The outbox a command names: an existing SQLite file, or a PostgreSQL database."""
-    if isinstance(target, str):
-        from broadcastio.outbox import Outbox
-
-        return Outbox(target)
     return open_outbox(target, must_exist=True)
-
-
-def _shown(target: Path | str) -> Any:
-    """The target as shown in output: a DSN without its password (a str: a Path would fold its ``//``)."""
-    return describe(target) if isinstance(target, str) else target
-
-
-class _OutboxRows(JournalRows):
-    """Row numbers read through the outbox itself (any database)."""
-
-    def __init__(self, box: Any) -> None:  # no SQLite connection of its own
-        self._box = box
-
-    def pop(self, key: str | None) -> int | None:
-        if key is None:
-            return None
-        return self._box.row_numbers([key]).get(key)  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        pass
 
 
 def _campaign_option(func: Any) -> Any:
@@ -91,13 +60,13 @@ def outbox() -> None:
 @_campaign_option
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
 @handle_errors
-def status(outbox_path: Path | str, campaign: str | None, as_json: bool) -> None:
+def status(outbox_path: OutboxTarget, campaign: str | None, as_json: bool) -> None:
     """Count the outbox's messages by state, and each campaign's.
 
     pending and sending rows are not finished; unknown rows may have been
     delivered. Exit status 0, or 2 when FILE is not an outbox.
     """
-    box = _open(outbox_path)
+    box = _open_existing(outbox_path)
     try:
         counts: Any = box.campaign(campaign) if campaign is not None else box.status()
         campaigns = box.campaigns() if campaign is None else []
@@ -111,7 +80,7 @@ def status(outbox_path: Path | str, campaign: str | None, as_json: bool) -> None
         click.echo(json.dumps(fields))
         return
     out, _ = consoles()
-    table = Table(title=str(_shown(outbox_path)) + (f" campaign {campaign}" if campaign else ""), title_justify="left")
+    table = Table(title=str(shown(outbox_path)) + (f" campaign {campaign}" if campaign else ""), title_justify="left")
     table.add_column("state")
     table.add_column("count", justify="right")
     for state in (*_STATES, "total"):
@@ -146,7 +115,7 @@ def status(outbox_path: Path | str, campaign: str | None, as_json: bool) -> None
 @handle_errors
 def list_rows(
     state: CliState,
-    outbox_path: Path | str,
+    outbox_path: OutboxTarget,
     states: tuple[str, ...],
     campaign: str | None,
     limit: int | None,
@@ -158,17 +127,17 @@ def list_rows(
     or 2 when FILE is not an outbox.
     """
     wanted = states or ("unknown", "failed", "pending")
-    box = _open(outbox_path)
+    box = _open_existing(outbox_path)
     out, _ = consoles()
-    table = Table(title=f"{_shown(outbox_path)}: {', '.join(wanted)}", title_justify="left")
+    table = Table(title=f"{shown(outbox_path)}: {', '.join(wanted)}", title_justify="left")
     for column in ("row", "key", "to", "state", "attempts", "next attempt", "receipt", "reason"):
         table.add_column(column, justify="right" if column in ("row", "attempts") else "left")
-    shown = 0
+    listed = 0
     try:
         for row in box.rows(wanted, messages=True, campaign=campaign):
-            if limit is not None and shown >= limit:
+            if limit is not None and listed >= limit:
                 break
-            shown += 1
+            listed += 1
             to = _address(row.message, state.reveal_addresses)
             reason = (
                 f"{row.last_error_class} {row.last_error_code}: {row.last_error_message}" if row.last_error_code else ""
@@ -202,7 +171,7 @@ def list_rows(
     finally:
         box.close()
     if not as_json:
-        table.caption = f"{shown} row(s)"
+        table.caption = f"{listed} row(s)"
         out.print(table)
 
 
@@ -244,7 +213,7 @@ def _address(message: Any, reveal: bool) -> str:
 @handle_errors
 def resume(
     state: CliState,
-    outbox_path: Path | str,
+    outbox_path: OutboxTarget,
     config_path: Path,
     via: tuple[str, ...],
     concurrency: int,
@@ -273,8 +242,8 @@ def resume(
     error: BroadcastioError | None = None
 
     async def go() -> tuple[Stopper, Any]:
-        box = _open(outbox_path)
-        rows = JournalRows(outbox_path) if isinstance(outbox_path, Path) else _OutboxRows(box)
+        box = _open_existing(outbox_path)
+        rows = journal_rows(outbox_path, box)
         try:
             total = (box.campaign(campaign) if campaign is not None else box.status()).left
             with Stopper(grace, err) as stopper:
@@ -302,7 +271,7 @@ def resume(
 
     stopper, counts = run(go())
     print_summary(tally, as_json=as_json, out=out, results_path=results_path)
-    print_left(counts, stopper.control, outbox_path=_shown(outbox_path), config_path=config_path, campaign=campaign)
+    print_left(counts, stopper.control, outbox_path=shown(outbox_path), config_path=config_path, campaign=campaign)
     if error is not None:
         click.echo(f"error: {type(error).__name__}: {error}", err=True)
     code = journal_exit_code(counts, stopper, error)
@@ -329,7 +298,7 @@ def resume(
 @handle_errors
 def watch(
     state: CliState,
-    outbox_path: Path | str,
+    outbox_path: OutboxTarget,
     config_path: Path,
     via: tuple[str, ...],
     concurrency: int,
@@ -354,7 +323,7 @@ def watch(
 
 def _keep_moving(
     state: CliState,
-    outbox_path: Path | str,
+    outbox_path: OutboxTarget,
     config_path: Path,
     via: tuple[str, ...],
     concurrency: int,
@@ -369,11 +338,11 @@ def _keep_moving(
     _, err = consoles()
 
     async def go() -> Stopper:
-        box = _open(outbox_path)
+        box = _open_existing(outbox_path)
         try:
             with Stopper(grace, err) as stopper:
                 async with open_orchestrator(state, config_path) as orchestrator:
-                    click.echo(f"{name}: {_shown(outbox_path)}" + (" (once)" if once else ""), err=True)
+                    click.echo(f"{name}: {shown(outbox_path)}" + (" (once)" if once else ""), err=True)
                     with _woken_by_commits(box):
                         async for result in orchestrator.awatch(
                             box,
@@ -407,7 +376,7 @@ def _woken_by_commits(box: Any) -> Any:
 
 
 @outbox.command()
-@click.argument("outbox_path", metavar="[DSN]", required=False, callback=_target)
+@click.argument("outbox_path", metavar="[DSN]", required=False, callback=outbox_target)
 @config_option
 @via_option
 @concurrency_option
@@ -425,7 +394,7 @@ def _woken_by_commits(box: Any) -> Any:
 @handle_errors
 def relay(
     state: CliState,
-    outbox_path: Path | str | None,
+    outbox_path: OutboxTarget | None,
     config_path: Path,
     via: tuple[str, ...],
     concurrency: int,
@@ -452,11 +421,11 @@ def relay(
     _keep_moving(state, target, config_path, via, concurrency, campaign, grace, once, poll, "relay")
 
 
-def _configured_outbox(state: CliState, config_path: Path) -> Path | str:
+def _configured_outbox(state: CliState, config_path: Path) -> OutboxTarget:
     """The ``[outbox] url`` of the configuration file."""
     from broadcastio.config import load_config
 
     settings = load_config(config_path, env=state.env).outbox
     if settings is None:
         raise click.UsageError(f"give the outbox DSN, or an [outbox] url in {config_path}")
-    return settings.url if is_dsn(settings.url) else Path(settings.url)
+    return as_target(settings.url)

@@ -104,7 +104,7 @@ def serve(
     sink: ReceiptSink = MemoryReceiptSink()
     box = None
     if outbox_path is not None:
-        from broadcastio.cli._broadcast import open_outbox
+        from broadcastio.cli._target import open_outbox
 
         box = open_outbox(outbox_path, must_exist=True)
         sink = box.receipt_sink()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -17,7 +16,10 @@ from broadcastio._scrub import scrub_result
 from broadcastio.cli._common import EXIT_USAGE, fail
 from broadcastio.cli._render import Tally
 
-__all__ = ["JournalRows", "RowMap", "consume", "print_summary"]
+if TYPE_CHECKING:
+    from broadcastio.cli._target import JournalRows
+
+__all__ = ["RowMap", "consume", "print_summary"]
 
 
 class RowMap:
@@ -41,22 +43,6 @@ class RowMap:
         if not rows:
             del self._rows[key]
         return row
-
-
-class JournalRows:
-    """Row numbers from the outbox itself (a journalled run holds no map in memory)."""
-
-    def __init__(self, path: Path) -> None:
-        self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
-
-    def pop(self, key: str | None) -> int | None:
-        if key is None:
-            return None
-        found = self._conn.execute("SELECT row_number FROM outbox WHERE idempotency_key = ?", (key,)).fetchone()
-        return None if found is None or found[0] is None else int(found[0])
-
-    def close(self) -> None:
-        self._conn.close()
 
 
 def _line(result: DeliveryResult, row: int | None) -> bytes:

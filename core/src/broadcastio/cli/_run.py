@@ -165,7 +165,7 @@ def _when(epoch: float | None) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def resume_command(outbox_path: Path, config_path: Path | None, campaign: str | None) -> str:
+def resume_command(outbox_path: Path | str, config_path: Path | None, campaign: str | None) -> str:
     parts = ["broadcastio", "outbox", "resume", str(outbox_path)]
     if config_path is not None and str(config_path) != "broadcastio.toml":
         parts += ["--config", str(config_path)]
@@ -178,7 +178,7 @@ def print_left(
     counts: CampaignStatus | OutboxStatus,
     control: RunControl,
     *,
-    outbox_path: Path,
+    outbox_path: Path | str,
     config_path: Path | None,
     campaign: str | None,
 ) -> None:
@@ -216,7 +216,7 @@ def print_left(
 
 def journal_exit_code(counts: CampaignStatus | OutboxStatus, stopper: Stopper, error: BaseException | None) -> int:
     """130/143 after a signal, 2 after a configuration error, 4 while messages are
-    left, 1 when any failed, 3 when any may have been delivered, else 0."""
+    left, 1 when any failed or was cancelled, 3 when any may have been delivered, else 0."""
     if stopper.exit_code is not None:
         return stopper.exit_code
     if error is not None:
@@ -225,7 +225,7 @@ def journal_exit_code(counts: CampaignStatus | OutboxStatus, stopper: Stopper, e
         return EXIT_USAGE
     if counts.pending or counts.sending:
         return EXIT_PENDING
-    if counts.failed:
+    if counts.failed or counts.cancelled:  # a cancelled message was not delivered either
         return EXIT_FAILED
     if counts.unknown:
         return EXIT_UNKNOWN

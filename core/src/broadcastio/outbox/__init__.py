@@ -12,6 +12,11 @@ behind, without the input. Row states::
        │           │   ├──► unknown   (may have been delivered)
        └───────────┘   └─ transient failure / not tried: pending until next_attempt_at
                    └──(run died)──► unknown
+    pending ──(campaign cancelled)──► cancelled
+
+A paused campaign's rows are not claimed until it is resumed
+(``Outbox.pause_campaign``, ``resume_campaign``, ``cancel_campaign``,
+``campaign_report``: ``_campaigns``).
 
 An ``unknown`` row is sent again only when every provider that could have
 been called for it declares idempotent sends. See ``docs/outbox.md``.
@@ -28,15 +33,20 @@ from __future__ import annotations
 
 from broadcastio._broadcast import RunControl
 from broadcastio.outbox._box import CampaignStatus, HistoryEntry, Outbox, OutboxRow, OutboxState, OutboxStatus
+from broadcastio.outbox._campaigns import CampaignChange, CampaignReport, ProviderCounts, ReasonCount
 from broadcastio.outbox._runner import DEFAULT_DEADLINE
 
 __all__ = [
     "DEFAULT_DEADLINE",
+    "CampaignChange",
+    "CampaignReport",
     "CampaignStatus",
     "HistoryEntry",
     "Outbox",
     "OutboxRow",
     "OutboxState",
     "OutboxStatus",
+    "ProviderCounts",
+    "ReasonCount",
     "RunControl",
 ]

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from msgspec import Struct
@@ -29,14 +29,24 @@ from broadcastio._models import DeliveryError, Message
 from broadcastio.outbox import _postgres
 from broadcastio.outbox._db import Db
 from broadcastio.outbox._receipts import arrival_order, record_receipt
-from broadcastio.outbox._store import OPEN_STATES, create_schema, decode_message, ingest_chunk, open_campaign
+from broadcastio.outbox._store import (
+    OPEN_STATES,
+    campaign_journalled,
+    create_schema,
+    decode_message,
+    ingest_chunk,
+    open_campaign,
+)
 from broadcastio.outbox._writer import Writer
 from broadcastio.receipts._model import Receipt, ReceiptLevel, RecordOutcome
 
+if TYPE_CHECKING:
+    from broadcastio.outbox._campaigns import CampaignChange, CampaignReport
+
 __all__ = ["CampaignStatus", "HistoryEntry", "Outbox", "OutboxRow", "OutboxState", "OutboxStatus"]
 
-OutboxState = Literal["pending", "sending", "sent", "failed", "unknown"]
-_STATES: tuple[OutboxState, ...] = ("pending", "sending", "sent", "failed", "unknown")
+OutboxState = Literal["pending", "sending", "sent", "failed", "unknown", "cancelled"]
+_STATES: tuple[OutboxState, ...] = ("pending", "sending", "sent", "failed", "unknown", "cancelled")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _BUSY_TIMEOUT_S = 60.0
 
@@ -49,6 +59,7 @@ class OutboxStatus(Struct, frozen=True, kw_only=True):
     sent: int = 0
     failed: int = 0
     unknown: int = 0
+    cancelled: int = 0
     total: int = 0
 
     @property
@@ -58,8 +69,8 @@ class OutboxStatus(Struct, frozen=True, kw_only=True):
 
     @property
     def done(self) -> int:
-        """Final rows: sent and failed."""
-        return self.sent + self.failed
+        """Final rows: sent, failed and cancelled."""
+        return self.sent + self.failed + self.cancelled
 
     @property
     def left(self) -> int:
@@ -72,7 +83,7 @@ class CampaignStatus(Struct, frozen=True, kw_only=True):
 
     ``journalled`` is True once the whole input is in the journal: from then
     on ``outbox resume`` alone can finish the campaign, without the input.
-    ``done`` counts final rows (sent, failed); ``left`` the others.
+    ``done`` counts final rows (sent, failed, cancelled); ``left`` the others.
     """
 
     name: str
@@ -83,11 +94,12 @@ class CampaignStatus(Struct, frozen=True, kw_only=True):
     sent: int = 0
     failed: int = 0
     unknown: int = 0
+    cancelled: int = 0
     total: int = 0
 
     @property
     def done(self) -> int:
-        return self.sent + self.failed
+        return self.sent + self.failed + self.cancelled
 
     @property
     def left(self) -> int:
@@ -505,8 +517,8 @@ class Outbox:
     ) -> int:
         """Journal ``messages`` as ``pending`` without sending them; returns how
         many were new. A later :meth:`Orchestrator.resume` sends them. With
-        ``campaign``, the rows join that campaign (created if new); with
-        ``escalate``, each new row escalates on silence once accepted.
+        ``campaign``, the rows join that campaign (created if new, and marked
+        journalled once every message is in); with ``escalate``, each new row escalates on silence once accepted.
         ``chunk_size``: messages per transaction (default 2,000 on SQLite,
         10,000 on PostgreSQL, where a commit costs a round trip and a flush);
         the next chunk is read while the writer stores the last one.
@@ -551,6 +563,8 @@ class Outbox:
             added += flush()
         if stored is not None:
             added += stored.result()[0]
+        if campaign_id is not None:  # the whole input is in: any runner can finish the campaign
+            run(campaign_journalled, campaign_id, self.now())
         if added and self.dialect == "postgres":
             run(_postgres.notify)  # relays LISTENing wake up when the caller commits
         return added
@@ -580,6 +594,32 @@ class Outbox:
         finally:
             listener.stop()
             self.news = None
+
+    # --- operating a campaign (broadcastio.outbox._campaigns) ---------------------------
+
+    def pause_campaign(self, name: str) -> CampaignChange:
+        """Stop runs from claiming the rows of campaign ``name``; sends in flight finish. See ``_campaigns``."""
+        from broadcastio.outbox import _campaigns
+
+        return _campaigns.pause(self, name)
+
+    def resume_campaign(self, name: str) -> CampaignChange:
+        """Let runs claim the rows of a paused campaign again (it does not send them itself)."""
+        from broadcastio.outbox import _campaigns
+
+        return _campaigns.resume(self, name)
+
+    def cancel_campaign(self, name: str) -> CampaignChange:
+        """Make every unsent row of campaign ``name`` ``cancelled``; sends in flight keep their outcome."""
+        from broadcastio.outbox import _campaigns
+
+        return _campaigns.cancel(self, name)
+
+    def campaign_report(self, name: str) -> CampaignReport:
+        """Counts, rate, ETA, per-provider counts and flags of campaign ``name``."""
+        from broadcastio.outbox import _campaigns
+
+        return _campaigns.report(self, name)
 
     # --- lifecycle -----------------------------------------------------------------
 

@@ -28,7 +28,9 @@ from broadcastio.outbox._receipts import adopt_orphans
 
 __all__ = [
     "BUSY_CODE",
+    "CANCELLED_CODE",
     "FINAL_STATES",
+    "HELD_CAMPAIGN",
     "INTERRUPTED_CODE",
     "OPEN_STATES",
     "SCHEMA_VERSION",
@@ -36,6 +38,7 @@ __all__ = [
     "Decision",
     "abandon",
     "campaign_journalled",
+    "cancel_leftovers",
     "claim_due",
     "create_schema",
     "decode_message",
@@ -53,10 +56,16 @@ __all__ = [
     "waiting",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 OPEN_STATES = ("pending", "sending", "unknown")
-FINAL_STATES = ("sent", "failed")
+FINAL_STATES = ("sent", "failed", "cancelled")
 INTERRUPTED_CODE = "outbox.interrupted"
+CANCELLED_CODE = "outbox.cancelled"
+# Version 4: rows of a paused or cancelled campaign are not claimed, nor waited for.
+HELD_CAMPAIGN = (
+    "EXISTS (SELECT 1 FROM campaigns WHERE campaigns.id = outbox.campaign "
+    "AND (campaigns.paused_at IS NOT NULL OR campaigns.cancelled_at IS NOT NULL))"
+)
 BUSY_CODE = "outbox.in_progress"
 UNDECODABLE_CODE = "outbox.undecodable_row"
 _HOST = socket.gethostname()
@@ -69,7 +78,9 @@ CREATE TABLE IF NOT EXISTS campaigns (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     created_at REAL NOT NULL,
-    journalled_at REAL
+    journalled_at REAL,
+    paused_at REAL,
+    cancelled_at REAL
 );
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY,
@@ -198,6 +209,11 @@ def create_schema(conn: Db) -> None:
     if version == 2:  # receipts and escalation timers; existing rows have neither
         for column in _V3_COLUMNS:
             conn.execute(f"ALTER TABLE outbox ADD COLUMN {column}")
+    if version is not None and version < 4:  # pause and cancel; a version 1 file has no campaigns table yet
+        present = {row[1] for row in conn.execute("PRAGMA table_info(campaigns)")}
+        for column in ("paused_at", "cancelled_at"):
+            if present and column not in present:
+                conn.execute(f"ALTER TABLE campaigns ADD COLUMN {column} REAL")
     for statement in (_TABLES + _RECEIPT_TABLES).split(";"):
         if statement.strip():
             conn.execute(statement)
@@ -249,7 +265,12 @@ def _error_of(row: Sequence[Any]) -> DeliveryError | None:
     )
 
 
-_STATUS_OF_STATE: dict[str, DeliveryStatus] = {"sent": "delivered", "failed": "failed", "pending": "failed"}
+_STATUS_OF_STATE: dict[str, DeliveryStatus] = {
+    "sent": "delivered",
+    "failed": "failed",
+    "pending": "failed",
+    "cancelled": "failed",
+}
 
 
 def stored_result(row: Sequence[Any]) -> DeliveryResult:
@@ -448,7 +469,7 @@ def claim_due(
     lock = " FOR UPDATE OF outbox SKIP LOCKED" if is_postgres(conn) else ""  # never lock a joined campaigns row
     found = conn.execute(
         f"SELECT {_ROW_COLUMNS}, message FROM outbox WHERE {where} AND state IN ('pending', 'sending', 'unknown') "
-        f"ORDER BY id LIMIT ?{lock}",
+        f"AND NOT {HELD_CAMPAIGN} ORDER BY id LIMIT ?{lock}",
         (*params, limit),
     ).fetchall()
     decided = [(_decide(conn, row, owner, now, lease_until, idempotent), row) for row in found]
@@ -654,6 +675,25 @@ def release(conn: Db, owner: str, now: float) -> None:
         "UPDATE outbox SET owner = NULL, next_attempt_at = NULL WHERE owner = ? AND state IN ('pending', 'unknown')",
         (owner,),
     )
+    cancel_leftovers(conn, None, now)
+
+
+_CANCEL_SQL = (
+    "UPDATE outbox SET state = 'cancelled', owner = NULL, next_attempt_at = NULL, error_code = ?, "
+    "error_class = 'permanent', error_message = ?, updated_at = ? WHERE state = 'pending' AND {scope}campaign IN "
+    "(SELECT id FROM campaigns WHERE cancelled_at IS NOT NULL)"
+)
+_CANCEL_TEXT = "the campaign was cancelled before this message was sent"
+
+
+def cancel_leftovers(conn: Db, campaign: int | None, now: float) -> int:
+    """Turn the ``pending`` rows of cancelled campaigns (one, or all) ``cancelled``: those
+    never claimed, those a run claimed but had not marked ``sending`` (clearing their owner
+    makes that run's ``mark_sending`` fail), and those a send that finished after the
+    cancel put back to ``pending`` (a transient failure). Returns how many."""
+    scope, params = ("campaign = ? AND ", (campaign,)) if campaign is not None else ("", ())
+    sql = _CANCEL_SQL.format(scope=scope)
+    return int(conn.execute(sql, (CANCELLED_CODE, _CANCEL_TEXT, now, *params)).rowcount)
 
 
 def waiting(
@@ -667,7 +707,7 @@ def waiting(
         scope, params = f"{scope}row_number BETWEEN ? AND ? AND ", (*params, *rows)
     deferred, due = conn.execute(
         f"SELECT count(*), min(next_attempt_at) FROM outbox WHERE {scope}state = 'pending' AND owner IS NULL "
-        "AND next_attempt_at IS NOT NULL",
+        f"AND next_attempt_at IS NOT NULL AND NOT {HELD_CAMPAIGN}",
         params,
     ).fetchone()
     if due is not None:
