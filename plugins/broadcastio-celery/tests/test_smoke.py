@@ -1,0 +1,29 @@
+"""A campaign sent by real Celery worker processes, start to finish."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from broadcastio import Outbox
+from broadcastio_celery import CeleryWorkers
+
+from .conftest import Receiver, Workers, journal, settled, wait_for
+
+
+def test_workers_send_a_campaign_once(
+    outbox_url: str, broker_url: str, make_receiver: Callable[..., Receiver], workers_for: Callable[..., Workers]
+) -> None:
+    receiver = make_receiver(idempotent=False)
+    workers = workers_for(receiver)
+    journal(outbox_url, "small", 1000)
+    workers.start("a")
+    workers.start("b")
+    assert CeleryWorkers().start(outbox_url, "small", total_rows=1000, chunk_size=100, config_path=None,
+                                 options={"broker_url": broker_url}) == 10  # fmt: skip
+    wait_for(settled(outbox_url, "small"), 60, "the campaign", workers)
+    with Outbox(outbox_url) as box:
+        status = box.campaign("small")
+    assert (status.sent, status.unknown, status.failed) == (1000, 0, 0)
+    assert len(receiver.posts) == 1000
+    assert max(receiver.posts.values()) == 1
+    assert set(receiver.workers) == {"a", "b"}
