@@ -65,8 +65,12 @@ def test_chunks_cover_every_row_once() -> None:
 
 def test_settings_from_the_environment() -> None:
     settings = WorkerSettings.from_env(
-        {"BROADCASTIO_BROKER_URL": "redis://127.0.0.1:1/0", "BROADCASTIO_VISIBILITY_TIMEOUT": "30",
-         "BROADCASTIO_CONCURRENCY": "4", "BROADCASTIO_OUTBOX": "/tmp/x.sqlite"}  # fmt: skip
+        {
+            "BROADCASTIO_BROKER_URL": "redis://127.0.0.1:1/0",
+            "BROADCASTIO_VISIBILITY_TIMEOUT": "30",
+            "BROADCASTIO_CONCURRENCY": "4",
+            "BROADCASTIO_OUTBOX": "/tmp/x.sqlite",
+        }
     )
     assert settings.visibility_timeout == 30
     assert settings.max_countdown == 15
