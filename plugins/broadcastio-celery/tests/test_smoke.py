@@ -27,3 +27,19 @@ def test_workers_send_a_campaign_once(
     assert len(receiver.posts) == 1000
     assert max(receiver.posts.values()) == 1
     assert set(receiver.workers) == {"a", "b"}
+
+
+def test_the_beat_relay_sends_rows_nobody_enqueued(
+    outbox_url: str, make_receiver: Callable[..., Receiver], workers_for: Callable[..., Workers]
+) -> None:
+    """Rows journalled without a chunk task (as a caller's transaction commits them) are sent by the relay."""
+    receiver = make_receiver(idempotent=False)
+    workers = workers_for(receiver, BROADCASTIO_OUTBOX=outbox_url, BROADCASTIO_RELAY_INTERVAL="1")
+    journal(outbox_url, "committed", 300)
+    workers.start("relay", beat=True)
+    wait_for(settled(outbox_url, "committed"), 60, "the relay to send the committed rows", workers)
+    with Outbox(outbox_url) as box:
+        status = box.campaign("committed")
+    assert (status.sent, status.unknown, status.failed) == (300, 0, 0)
+    assert len(receiver.posts) == 300
+    assert max(receiver.posts.values()) == 1

@@ -30,6 +30,8 @@ T = TypeVar("T")
 log = logging.getLogger("broadcastio.celery")
 _POLL = 0.2
 """Seconds between looks at the shutdown event while a run is under way."""
+_KEEP = 8
+"""Orchestrators a process keeps (one per campaign with shared limits); the oldest is closed."""
 
 
 class ChunkOutcome:
@@ -71,12 +73,13 @@ class ProcessRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outboxes: dict[str, Outbox] = {}
         self._orchestrators: dict[tuple[str, str | None], Orchestrator] = {}
+        self._retired: list[Orchestrator] = []  # closed on this loop before the next run
 
     def _fresh(self) -> asyncio.AbstractEventLoop:
         if self._pid != os.getpid() or self._loop is None:
             # Inherited objects belong to the parent: drop them without closing them here.
             self._pid, self._loop = os.getpid(), asyncio.new_event_loop()
-            self._outboxes, self._orchestrators = {}, {}
+            self._outboxes, self._orchestrators, self._retired = {}, {}, []
         return self._loop
 
     def outbox(self, url: str) -> Outbox:
@@ -96,11 +99,17 @@ class ProcessRuntime:
         if built is None:
             extra = coordinator_arguments(self.settings.limits_url, namespace) if namespace else {}
             built = self._orchestrators[key] = build_orchestrator(path, **extra)
+            while len(self._orchestrators) > _KEEP:
+                oldest = next(iter(self._orchestrators))
+                self._retired.append(self._orchestrators.pop(oldest))
             log.info("broadcastio worker process %d built its orchestrator from %s", os.getpid(), path)
         return built
 
     def run(self, work: Callable[[], Awaitable[T]]) -> T:
         loop = self._fresh()
+        while self._retired:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(self._retired.pop().aclose())
         return loop.run_until_complete(work())
 
     async def watch_stop(self, control: RunControl, limit: float | None) -> None:
