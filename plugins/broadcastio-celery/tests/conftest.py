@@ -61,9 +61,12 @@ class Receiver:
     a new delivery (what an idempotent API does). ``delay``: seconds per request.
     """
 
-    def __init__(self, *, idempotent: bool, delay: float = 0.0) -> None:
+    def __init__(self, *, idempotent: bool, delay: float = 0.0, fail_first: int = 0) -> None:
         self.idempotent = idempotent
         self.delay = delay
+        self.fail_first = fail_first  # answer the first POSTs 503 with Retry-After: 2 (a transient failure)
+        self.refused: set[str] = set()
+        self.accepted_at: dict[str, float] = {}  # key -> when it was first accepted (monotonic)
         self.posts: Counter[str] = Counter()  # key -> POSTs received
         self.delivered: dict[str, str] = {}  # key -> the worker that delivered it first
         self.workers: Counter[str] = Counter()  # worker -> POSTs
@@ -77,6 +80,10 @@ class Receiver:
         worker = request.headers.get("X-Worker", "?")
         if self.delay:
             await asyncio.sleep(self.delay)
+        if len(self.refused) < self.fail_first and key not in self.refused:
+            self.refused.add(key)
+            return web.Response(status=503, headers={"Retry-After": "2"})
+        self.accepted_at.setdefault(key, time.monotonic())
         self.posts[key] += 1
         self.workers[worker] += 1
         self.delivered.setdefault(key, worker)
@@ -100,8 +107,8 @@ def serve(receiver: Receiver) -> Iterator[Receiver]:
 def make_receiver() -> Iterator[Callable[..., Receiver]]:
     with contextlib.ExitStack() as stack:
 
-        def make(*, idempotent: bool, delay: float = 0.0) -> Receiver:
-            return stack.enter_context(serve(Receiver(idempotent=idempotent, delay=delay)))
+        def make(*, idempotent: bool, delay: float = 0.0, fail_first: int = 0) -> Receiver:
+            return stack.enter_context(serve(Receiver(idempotent=idempotent, delay=delay, fail_first=fail_first)))
 
         yield make
 
@@ -156,7 +163,7 @@ class Workers:
             **self.env,
         }
         argv = [sys.executable, "-m", "celery", "-A", "broadcastio_celery", "worker", "--pool", "prefork",
-                "--concurrency", str(concurrency), "-n", f"{name}-{self.started}@%h", "--loglevel", "WARNING",
+                "--concurrency", str(concurrency), "-n", f"{name}-{self.started}@%h", "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
         if beat:
             argv += ["--beat", "--schedule", str(self.directory / f"beat-{self.started}")]
