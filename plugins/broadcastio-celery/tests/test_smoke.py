@@ -18,8 +18,11 @@ def test_workers_send_a_campaign_once(
     journal(outbox_url, "small", 1000)
     workers.start("a")
     workers.start("b")
-    assert CeleryWorkers().start(outbox_url, "small", total_rows=1000, chunk_size=100, config_path=None,
-                                 options={"broker_url": broker_url}) == 10  # fmt: skip
+    options = {"broker_url": broker_url, "via": "hook", "concurrency": "4"}
+    chunks = CeleryWorkers().start(
+        outbox_url, "small", total_rows=1000, chunk_size=100, config_path=None, options=options
+    )
+    assert chunks == 10
     wait_for(settled(outbox_url, "small"), 60, "the campaign", workers)
     with Outbox(outbox_url) as box:
         status = box.campaign("small")

@@ -28,6 +28,19 @@ def test_start_enqueues_one_task_per_chunk(outbox_url: str, broker_url: str, tot
     assert all(task["kwargs"]["ends_at"] is not None for task in tasks)  # type: ignore[index]
 
 
+def test_start_passes_the_route_and_concurrency_to_every_chunk(outbox_url: str, broker_url: str) -> None:
+    journal(outbox_url, "spring", 10)
+    options = {"broker_url": broker_url, "via": "hook, backup", "concurrency": "4", "deadline": "60"}
+    CeleryWorkers().start(outbox_url, "spring", total_rows=10, chunk_size=5, config_path="/etc/b.toml", options=options)
+    tasks = queued(broker_url)
+    assert len(tasks) == 2
+    for task in tasks:
+        kwargs = task["kwargs"]
+        assert kwargs["via"] == ["hook", "backup"]  # type: ignore[index]
+        assert kwargs["concurrency"] == 4  # type: ignore[index]
+        assert kwargs["config_path"] == "/etc/b.toml"  # type: ignore[index]
+
+
 def test_start_refuses_a_campaign_that_is_not_journalled(outbox_url: str, broker_url: str) -> None:
     with Outbox(outbox_url) as box:
         box.add([], campaign="other")
@@ -46,6 +59,10 @@ def test_start_refuses_bad_arguments(outbox_url: str, broker_url: str) -> None:
         workers.start(outbox_url, "spring", total_rows=3, chunk_size=0, config_path=None, options=options)
     with pytest.raises(UsageError, match="unknown celery worker options: colour"):
         workers.start(outbox_url, "spring", total_rows=3, chunk_size=1, config_path=None, options={"colour": "x"})
+    with pytest.raises(UsageError, match="concurrency"):
+        workers.start(
+            outbox_url, "spring", total_rows=3, chunk_size=1, config_path=None, options={**options, "concurrency": "0"}
+        )
     with pytest.raises(UsageError, match="deadline"):
         workers.start(
             outbox_url, "spring", total_rows=3, chunk_size=1, config_path=None, options={**options, "deadline": "soon"}

@@ -144,13 +144,16 @@ def _chunk_task(runtime: ProcessRuntime) -> Any:
         ends_at: float | None = None,
         config_path: str | None = None,
         tries: int = 0,
+        via: list[str] | None = None,
+        concurrency: int | None = None,
     ) -> dict[str, Any]:
         """Send rows ``first..last`` of ``campaign``; enqueue the rest again when it falls due."""
         ends = float(ends_at) if ends_at is not None else time.time() + DEFAULT_DEADLINE
         where = {"campaign": campaign, "rows": [first, last]}
 
         def again(countdown: float, next_tries: int = 0) -> None:
-            kwargs = {"ends_at": ends, "config_path": config_path, "tries": next_tries}
+            kwargs = {"ends_at": ends, "config_path": config_path, "tries": next_tries, "via": via,
+                      "concurrency": concurrency}  # fmt: skip
             task.apply_async((outbox_url, campaign, first, last), kwargs, countdown=countdown)
 
         if _shutdown.requested():  # taken just before the warm shutdown: leave it to another worker
@@ -158,7 +161,9 @@ def _chunk_task(runtime: ProcessRuntime) -> Any:
             return {**where, "requeued": 0}
         try:
             outcome: ChunkOutcome = runtime.run(
-                lambda: runtime.send_rows(outbox_url, campaign, (first, last), config_path)
+                lambda: runtime.send_rows(
+                    outbox_url, campaign, (first, last), config_path, via=via, concurrency=concurrency
+                )
             )
         except (ConfigurationError, UsageError):
             log.exception("chunk %s rows %d-%d of campaign %s cannot run", task.request.id, first, last, campaign)

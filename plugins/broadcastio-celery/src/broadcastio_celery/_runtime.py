@@ -13,7 +13,7 @@ import collections
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from broadcastio import Orchestrator, Outbox, build_orchestrator
@@ -122,9 +122,17 @@ class ProcessRuntime:
         control.stop(self.settings.shutdown_grace)
 
     async def send_rows(
-        self, outbox_url: str, campaign: str, rows: tuple[int, int], config_path: str | None
+        self,
+        outbox_url: str,
+        campaign: str,
+        rows: tuple[int, int],
+        config_path: str | None,
+        *,
+        via: Sequence[str] | None = None,
+        concurrency: int | None = None,
     ) -> ChunkOutcome:
-        """One run over rows ``first..last`` of ``campaign``: no waiting for deferred rows (deadline 0)."""
+        """One run over rows ``first..last`` of ``campaign``: no waiting for deferred rows (deadline 0);
+        ``via`` limits the route, ``concurrency`` overrides this worker's sends in flight."""
         outbox = self.outbox(outbox_url)
         orchestrator = self.orchestrator(config_path, campaign)
         control = RunControl()
@@ -137,7 +145,8 @@ class ProcessRuntime:
                 rows=rows,
                 deadline=0,
                 control=control,
-                concurrency=self.settings.concurrency,
+                concurrency=concurrency or self.settings.concurrency,
+                via=via,
             ):
                 statuses[result.status] += 1
         finally:

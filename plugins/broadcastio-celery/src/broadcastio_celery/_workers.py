@@ -15,7 +15,7 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "CeleryWorkers"]
 
 DEFAULT_CHUNK_SIZE = 250
 """Rows per chunk task: a few hundred, so a chunk runs for seconds, not minutes."""
-_OPTIONS = ("broker_url", "deadline", "queue")
+_OPTIONS = ("broker_url", "concurrency", "deadline", "queue", "via")
 
 
 def _deadline(options: Mapping[str, str]) -> float:
@@ -31,13 +31,38 @@ def _deadline(options: Mapping[str, str]) -> float:
     return value
 
 
+def _via(options: Mapping[str, str]) -> list[str] | None:
+    raw = options.get("via")
+    if raw is None:
+        return None
+    names = [name.strip() for name in str(raw).split(",") if name.strip()]
+    if not names:
+        raise UsageError(f"option via must name providers, comma-separated, got {raw!r}")
+    return names
+
+
+def _concurrency(options: Mapping[str, str]) -> int | None:
+    raw = options.get("concurrency")
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"option concurrency must be a whole number >= 1, got {raw!r}") from None
+    if value < 1:
+        raise UsageError(f"option concurrency must be a whole number >= 1, got {raw!r}")
+    return value
+
+
 class CeleryWorkers:
     """Runs a campaign on Celery workers: one ``broadcastio.send_chunk`` task per chunk.
 
     Options (``--worker-option key=value`` or a mapping): ``broker_url``
     (default ``BROADCASTIO_BROKER_URL``), ``deadline`` (seconds the chunks
     keep retrying deferred rows, default 900), ``queue`` (default
-    ``broadcastio``). The workers need the campaign's outbox and their own
+    ``broadcastio``), ``via`` (providers of the route, comma-separated) and
+    ``concurrency`` (sends in flight per worker process; default the
+    worker's ``BROADCASTIO_CONCURRENCY``). The workers need the campaign's outbox and their own
     ``broadcastio.toml`` (``config_path``, read on the worker's machine; None:
     the worker's ``BROADCASTIO_CONFIG``).
     """
@@ -67,6 +92,7 @@ class CeleryWorkers:
         with Outbox(outbox_url) as box:
             box.campaign(campaign)  # UsageError naming the campaigns when it is not journalled
         ends_at = time.time() + _deadline(options)
+        extra = {"via": _via(options), "concurrency": _concurrency(options)}
         overrides: dict[str, Any] = {"queue": options["queue"]} if "queue" in options else {}
         broker = options.get("broker_url")
         try:
@@ -83,7 +109,7 @@ class CeleryWorkers:
                     app.send_task(
                         SEND_CHUNK,
                         args=(outbox_url, campaign, first, last),
-                        kwargs={"ends_at": ends_at, "config_path": config_path},
+                        kwargs={"ends_at": ends_at, "config_path": config_path, **extra},
                         queue=settings.queue,
                         producer=producer,
                     )
