@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from typing import Any
 
 from broadcastio import ConfigurationError, UsageError
@@ -33,12 +34,12 @@ __all__ = ["make_app"]
 _MIN_COUNTDOWN = 0.5
 _MAX_BACKOFF = 30.0
 log = logging.getLogger("broadcastio.celery")
-_runtimes: list[ProcessRuntime] = []
+_runtimes: weakref.WeakSet[ProcessRuntime] = weakref.WeakSet()  # the apps of this process (they hold them)
 
 
 def _close_runtimes(**_: Any) -> None:
     """``worker_process_shutdown``: flush and close what this process opened."""
-    for runtime in _runtimes:
+    for runtime in list(_runtimes):
         runtime.close()
 
 
@@ -91,7 +92,7 @@ def make_app(
     except TypeError as exc:
         raise ConfigurationError(f"make_app: {exc}") from None
     runtime = ProcessRuntime(chosen)
-    _runtimes.append(runtime)
+    _runtimes.add(runtime)
     _connect_signals()
     app = Celery("broadcastio", broker=chosen.broker_url, set_as_current=False)
     app.conf.update(
