@@ -111,6 +111,7 @@ def test_the_app_makes_delivery_safe() -> None:
     assert conf.accept_content == ["json"]
     assert conf.broker_transport_options["visibility_timeout"] == 40
     assert conf.beat_schedule["broadcastio-relay"]["schedule"] == 7
+    assert conf.beat_schedule["broadcastio-relay"]["kwargs"] == {"outbox_url": "/tmp/o.sqlite"}
     assert SEND_CHUNK in app.tasks
     with pytest.raises(ConfigurationError, match="queue"):
         make_app("redis://127.0.0.1:1/0", outbox_url=None, queue="")

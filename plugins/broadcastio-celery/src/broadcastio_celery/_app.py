@@ -120,6 +120,7 @@ def make_app(
             "broadcastio-relay": {
                 "task": RELAY,
                 "schedule": chosen.relay_interval,
+                "kwargs": {"outbox_url": chosen.outbox_url},  # beat's outbox: the workers need not know it
                 "options": {"expires": max(chosen.relay_interval, 1.0)},
             }
         }
