@@ -150,7 +150,9 @@ class Workers:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.started = 0
 
-    def start(self, name: str, *, concurrency: int = 1, beat: bool = False) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, *, concurrency: int = 1, beat: bool = False, queue: str | None = None
+    ) -> subprocess.Popen[bytes]:
         self.started += 1
         env = {
             **os.environ,
@@ -165,6 +167,8 @@ class Workers:
         argv = [sys.executable, "-m", "celery", "-A", "broadcastio_celery", "worker", "--pool", "prefork",
                 "--concurrency", str(concurrency), "-n", f"{name}-{self.started}@%h", "--loglevel", "INFO",
                 "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
+        if queue is not None:
+            argv += ["--queues", queue]
         if beat:
             argv += ["--beat", "--schedule", str(self.directory / f"beat-{self.started}")]
         log = (self.directory / f"{name}.log").open("ab")

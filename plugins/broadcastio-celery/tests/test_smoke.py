@@ -58,9 +58,9 @@ def test_deferred_rows_come_back_by_countdown_without_holding_the_worker(
     )  # fewer than the breaker threshold (5): deferred rows, a closed breaker
     workers = workers_for(receiver)
     journal(outbox_url, "later", 400)
-    workers.start("solo")
+    workers.start("solo", queue="later")  # not the default queue: chunks enqueued again must come back here
     CeleryWorkers().start(outbox_url, "later", total_rows=400, chunk_size=200, config_path=None,
-                          options={"broker_url": broker_url})  # fmt: skip
+                          options={"broker_url": broker_url, "queue": "later"})  # fmt: skip
     wait_for(settled(outbox_url, "later"), 60, "the deferred rows to be sent", workers)
     with Outbox(outbox_url) as box:
         status = box.campaign("later")

@@ -156,7 +156,9 @@ def _chunk_task(runtime: ProcessRuntime) -> Any:
         def again(countdown: float, next_tries: int = 0) -> None:
             kwargs = {"ends_at": ends, "config_path": config_path, "tries": next_tries, "via": via,
                       "concurrency": concurrency}  # fmt: skip
-            task.apply_async((outbox_url, campaign, first, last), kwargs, countdown=countdown)
+            info = task.request.delivery_info or {}
+            queue = info.get("routing_key") or settings.queue  # back to the queue it came from
+            task.apply_async((outbox_url, campaign, first, last), kwargs, countdown=countdown, queue=queue)
 
         if _shutdown.requested():  # taken just before the warm shutdown: leave it to another worker
             again(0)
