@@ -20,7 +20,8 @@ then sent:
   costs per message over the local outbox (target <= 1.5x).
 
 Times run from the first journalled row to the last row final (journalling
-included, worker start-up excluded: workers are warmed first). Each
+included, worker start-up excluded: four workers start once and are warmed
+first; the queue a campaign goes to picks how many of them work on it). Each
 measurement gets a fresh journal. The distributed journal is PostgreSQL (``postgres_server(fsync=True)``) when
 ``Outbox("postgresql://...")`` works, else an SQLite file. Ends with
 ``campaign_ratio scale4=<x> overhead=<y>``.
@@ -108,14 +109,21 @@ def _settled(target: str, campaign: str) -> bool:
     return status.total > 0 and status.pending == 0 and status.sending == 0
 
 
+QUEUES = {1: "w1", 2: "w2", 4: "w4"}
+"""A measurement on k workers uses queue QUEUES[k]: worker 0 serves them all, worker 1 w2 and w4, the rest w4."""
+
+
 class _Workers:
-    def __init__(self, directory: Path, broker: str, config: Path, count: int) -> None:
+    """Four worker processes, started once; which of them work is chosen by the queue."""
+
+    def __init__(self, directory: Path, broker: str, config: Path) -> None:
         env = {**os.environ, "BROADCASTIO_BROKER_URL": broker, "BROADCASTIO_CONFIG": str(config),
                "BROADCASTIO_CONCURRENCY": str(CONCURRENCY)}  # fmt: skip
         self.processes = []
-        for number in range(count):
+        for number in range(4):
+            queues = ",".join(queue for count, queue in QUEUES.items() if number < count)
             argv = [sys.executable, "-m", "celery", "-A", "broadcastio_celery", "worker", "--pool", "prefork",
-                    "--concurrency", "1", "-n", f"bench{number}@%h", "--loglevel", "ERROR",
+                    "--concurrency", "1", "-n", f"bench{number}@%h", "--loglevel", "ERROR", "--queues", queues,
                     "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
             log = (directory / f"worker{number}.log").open("ab")
             process = subprocess.Popen(
@@ -144,28 +152,30 @@ def _wait(target: str, campaign: str, timeout: float) -> None:
         time.sleep(0.05)
 
 
-def _distributed(target: str, broker: str, directory: Path, config: Path, workers: int, n: int, tag: str) -> float:
-    """Seconds for ``n`` messages on ``workers`` Celery worker processes."""
+def _enqueue(target: str, broker: str, queue: str, config: Path, n: int, tag: str, chunk: int) -> None:
     from broadcastio import Outbox
     from broadcastio_celery import CeleryWorkers
 
-    pool = _Workers(directory, broker, config, workers)
-    try:
-        warm = f"{tag}-warm"
-        with Outbox(target) as box:
-            box.add(_messages(workers * 4, warm), campaign=warm)
-        CeleryWorkers().start(target, warm, total_rows=workers * 4, chunk_size=1, config_path=None,
-                              options={"broker_url": broker})  # fmt: skip
-        _wait(target, warm, 120)
-        started = time.perf_counter()
-        with Outbox(target) as box:
-            box.add(_messages(n, tag), campaign=tag)
-        CeleryWorkers().start(target, tag, total_rows=n, chunk_size=CHUNK, config_path=None,
-                              options={"broker_url": broker})  # fmt: skip
-        _wait(target, tag, 600)
-        return time.perf_counter() - started
-    finally:
-        pool.close()
+    with Outbox(target) as box:
+        box.add(_messages(n, tag), campaign=tag)
+    CeleryWorkers().start(target, tag, total_rows=n, chunk_size=chunk, config_path=str(config),
+                          options={"broker_url": broker, "queue": queue})  # fmt: skip
+
+
+def _warm(target: str, broker: str, configs: tuple[Path, ...]) -> None:
+    """Every worker process builds its orchestrators (one per configuration) before the clock runs."""
+    for number, config in enumerate(configs):
+        tag = f"warm{number}"
+        _enqueue(target, broker, QUEUES[4], config, 32, tag, 1)
+        _wait(target, tag, 120)
+
+
+def _distributed(target: str, broker: str, config: Path, workers: int, n: int, tag: str) -> float:
+    """Seconds for ``n`` messages on ``workers`` Celery worker processes."""
+    started = time.perf_counter()
+    _enqueue(target, broker, QUEUES[workers], config, n, tag, CHUNK)
+    _wait(target, tag, 600)
+    return time.perf_counter() - started
 
 
 def _local(directory: Path, config: Path, n: int, tag: str) -> float:
@@ -229,14 +239,18 @@ def main() -> int:
     ):
         directory = Path(tmp)
         slow, fast = _config(directory, slow_url, "slow"), _config(directory, fast_url, "fast")
-        with _journal_targets(directory) as (new_target, label):
+        pool = _Workers(directory, redis.url, slow)
+        with contextlib.ExitStack() as stack:
+            stack.callback(pool.close)
+            new_target, label = stack.enter_context(_journal_targets(directory))
+            _warm(new_target("warm"), redis.url, (slow, fast))
             print(f"campaign of {n} messages, chunks of {CHUNK}, {CONCURRENCY} sends in flight per process; "
                   f"cores: {os.cpu_count()}; distributed journal: {label}")  # fmt: skip
             print(f"{'receiver 20 ms/request':<34}{'seconds':>9}{'msg/s':>9}{'vs 1 worker':>13}")
             times: dict[int, float] = {}
             for workers in (1, 2, 4):
                 tag = f"slow{workers}"
-                times[workers] = _distributed(new_target(tag), redis.url, directory, slow, workers, n, tag)
+                times[workers] = _distributed(new_target(tag), redis.url, slow, workers, n, tag)
                 print(f"{f'celery, {workers} worker process(es)':<34}{times[workers]:>9.2f}"
                       f"{n / times[workers]:>9.0f}{times[1] / times[workers]:>12.2f}x")  # fmt: skip
             local_slow = _local(directory, slow, n, "local-slow")
@@ -245,7 +259,7 @@ def main() -> int:
             print(f"{f'receiver answers at once ({max(n // 2, 1)})':<34}{'µs/msg':>9}{'msg/s':>9}{'vs local':>13}")
             small = max(n // 2, 1)  # a per-message cost: half the campaign is enough
             local_fast = _local(directory, fast, small, "local-fast")
-            celery_fast = _distributed(new_target("fast1"), redis.url, directory, fast, 1, small, "fast1")
+            celery_fast = _distributed(new_target("fast1"), redis.url, fast, 1, small, "fast1")
             for label_, seconds in (("local broadcast, SQLite outbox", local_fast), ("celery, 1 worker", celery_fast)):
                 print(f"{label_:<34}{seconds / small * 1e6:>9.0f}{small / seconds:>9.0f}{seconds / local_fast:>12.2f}x")
     scale4 = times[1] / times[4]
