@@ -185,6 +185,16 @@ class Workers:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
 
+    def kill_pool_process(self, name: str) -> int:
+        """SIGKILL one pool process of the worker (an OOM kill); the main process lives on. Its pid."""
+        main = self.processes[name].pid
+        children = Path(f"/proc/{main}/task/{main}/children").read_text().split()
+        if not children:
+            raise AssertionError(f"worker {name} has no pool process")
+        child = int(children[0])
+        os.kill(child, signal.SIGKILL)
+        return child
+
     def terminate(self, name: str, timeout: float = 60) -> int:
         """SIGTERM the worker's main process (Celery's warm shutdown); its exit code."""
         process = self.processes.pop(name)

@@ -79,3 +79,28 @@ def test_at_most_once_at_a_plain_receiver(
     assert sent <= set(receiver.posts)  # what the outbox calls sent did arrive
     assert set(receiver.posts) <= sent | unknown  # what arrived is sent or unknown, nothing else
     assert status.unknown <= KILLS * 2 * IN_FLIGHT  # only rows in flight at a kill are in doubt
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_killed_pool_process_gives_its_chunk_back_at_once(
+    outbox_url: str, broker_url: str, make_receiver: Callable[..., Receiver], workers_for: Callable[..., Workers]
+) -> None:
+    """task_reject_on_worker_lost: the main process requeues the chunk of a pool process that died,
+    without waiting for the visibility timeout (a minute here)."""
+    receiver = make_receiver(idempotent=False, delay=0.05)
+    workers = workers_for(receiver, BROADCASTIO_VISIBILITY_TIMEOUT="60", BROADCASTIO_LEASE_SECONDS="60")
+    journal(outbox_url, "oom", 400)
+    workers.start("a")
+    CeleryWorkers().start(
+        outbox_url, "oom", total_rows=400, chunk_size=400, config_path=None, options={"broker_url": broker_url}
+    )
+    wait_for(lambda: receiver.total >= 40, 60, "worker a to be mid-chunk", workers)
+    workers.kill_pool_process("a")
+    wait_for(settled(outbox_url, "oom"), 30, "the chunk to come back before the visibility timeout", workers)
+    with Outbox(outbox_url) as box:
+        status = box.campaign("oom")
+    assert status.failed == 0
+    assert status.sent + status.unknown == 400
+    assert status.unknown <= IN_FLIGHT  # only the sends in flight at the kill are in doubt
+    assert max(receiver.posts.values()) == 1  # at most once at a plain receiver
