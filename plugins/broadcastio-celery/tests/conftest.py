@@ -1,7 +1,8 @@
 """Real servers and processes for the Celery tests: Redis, HTTP receivers, celery workers.
 
-The outbox target lives in ONE fixture, ``outbox_url`` (a SQLite file
-today; a PostgreSQL database once the PostgreSQL store is merged).
+The outbox target lives in ONE fixture, ``outbox_url``: a fresh database
+of one session PostgreSQL server, the store a campaign across machines
+uses (``test_smoke`` also runs on a SQLite file, the one-machine store).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 from aiohttp import web
 from broadcastio import Message, Metadata, Outbox
 from broadcastio.testing.servers import serve_app
-from broadcastio.testing.services import RedisServer, redis_server
+from broadcastio.testing.services import PostgresServer, RedisServer, postgres_server, redis_server
 
 VISIBILITY_TIMEOUT = 3.0
 """Small, so Redis hands a killed worker's chunk to another worker within seconds."""
@@ -48,9 +49,21 @@ def broker_url(redis: RedisServer) -> Iterator[str]:
     client.close()
 
 
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
 @pytest.fixture
-def outbox_url(tmp_path: Path) -> str:
-    """Where the campaign is journalled: the one place to switch the suite to PostgreSQL."""
+def outbox_url(pg: PostgresServer) -> str:
+    """Where the campaign is journalled: a fresh PostgreSQL database (the one place to change it)."""
+    return pg.database()
+
+
+@pytest.fixture
+def sqlite_outbox_url(tmp_path: Path) -> str:
+    """The one-machine store: a SQLite file every worker process of this host shares."""
     return str(tmp_path / "outbox.sqlite")
 
 
@@ -233,18 +246,28 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, workers: Work
             return
         time.sleep(0.2)
     detail = workers.logs() if workers is not None else ""
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}\n{detail}")
+    standing = f" ({check!r})" if isinstance(check, settled) else ""
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{standing}\n{detail}")
 
 
-def settled(outbox_url: str, campaign: str) -> Callable[[], bool]:
-    """True once no row of the campaign is pending or sending (unknown rows may stay)."""
+class settled:
+    """True once no row of the campaign is pending or sending (unknown rows may stay);
+    its repr (shown when a wait times out) is the last standing it read."""
 
-    def check() -> bool:
-        with Outbox(outbox_url) as box:
-            status = box.campaign(campaign)
+    def __init__(self, outbox_url: str, campaign: str) -> None:
+        self.outbox_url = outbox_url
+        self.campaign = campaign
+        self.last = "nothing read yet"
+
+    def __call__(self) -> bool:
+        with Outbox(self.outbox_url) as box:
+            status = box.campaign(self.campaign)
+            held = sorted({row.owner or "-" for row in box.rows(("pending", "sending"), campaign=self.campaign)})
+        self.last = f"{status!r}; owners of open rows: {held[:6]}"
         return status.pending == 0 and status.sending == 0
 
-    return check
+    def __repr__(self) -> str:
+        return f"campaign {self.campaign}: {self.last}"
 
 
 def queued(broker_url: str, queue: str = "broadcastio") -> list[dict[str, object]]:

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from broadcastio import Outbox
 from broadcastio_celery import CeleryWorkers
 
 from .conftest import Receiver, Workers, journal, settled, wait_for
 
 
+@pytest.mark.parametrize("store", ["postgres", "sqlite"])
 def test_workers_send_a_campaign_once(
-    outbox_url: str, broker_url: str, make_receiver: Callable[..., Receiver], workers_for: Callable[..., Workers]
+    request: pytest.FixtureRequest,
+    store: str,
+    broker_url: str,
+    make_receiver: Callable[..., Receiver],
+    workers_for: Callable[..., Workers],
 ) -> None:
+    """On the shared PostgreSQL store and on a SQLite file the workers of one host share."""
+    outbox_url: str = request.getfixturevalue("outbox_url" if store == "postgres" else "sqlite_outbox_url")
     receiver = make_receiver(idempotent=False)
     workers = workers_for(receiver)
     journal(outbox_url, "small", 1000)

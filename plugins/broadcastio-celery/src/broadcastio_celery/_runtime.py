@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from broadcastio import Orchestrator, Outbox, build_orchestrator
 from broadcastio.config import DEFAULT_CONFIG_FILE
 from broadcastio.outbox import RunControl
+from broadcastio.plugins import make_plugin_manager
 
 from broadcastio_celery import _shutdown
 from broadcastio_celery._limits import coordinator_arguments
@@ -97,8 +98,9 @@ class ProcessRuntime:
         key = (path, namespace)
         built = self._orchestrators.get(key)
         if built is None:
-            extra = coordinator_arguments(self.settings.limits_url, namespace) if namespace else {}
-            built = self._orchestrators[key] = build_orchestrator(path, **extra)
+            manager = make_plugin_manager()
+            extra = coordinator_arguments(self.settings.limits_url, namespace, manager) if namespace else {}
+            built = self._orchestrators[key] = build_orchestrator(path, plugin_manager=manager, **extra)
             while len(self._orchestrators) > _KEEP:
                 oldest = next(iter(self._orchestrators))
                 self._retired.append(self._orchestrators.pop(oldest))
