@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_campaign_row ON outbox (campaign, row_number);
 CREATE INDEX IF NOT EXISTS outbox_open ON outbox (id) WHERE {_OPEN};
 CREATE INDEX IF NOT EXISTS outbox_escalate ON outbox (escalate_at) WHERE escalate_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outbox_by_owner ON outbox (owner) WHERE owner IS NOT NULL;
 CREATE TABLE IF NOT EXISTS receipts (
     seq BIGINT GENERATED ALWAYS AS IDENTITY,
     receipt_id TEXT PRIMARY KEY,

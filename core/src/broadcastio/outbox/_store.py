@@ -111,6 +111,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_by_campaign ON outbox (campaign);
 CREATE INDEX IF NOT EXISTS outbox_by_campaign_row ON outbox (campaign, row_number);
+CREATE INDEX IF NOT EXISTS outbox_by_owner ON outbox (owner) WHERE owner IS NOT NULL;
 """
 
 # Version 3: receipts, the acceptances they are matched by, and escalations.
