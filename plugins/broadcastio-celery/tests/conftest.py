@@ -126,14 +126,14 @@ def make_receiver() -> Iterator[Callable[..., Receiver]]:
         yield make
 
 
-def write_config(directory: Path, receiver: Receiver) -> Path:
-    """A broadcastio.toml with one webhook provider pointing at ``receiver``."""
+def write_config(directory: Path, receiver: Receiver, *, rate_limit: str | None = None) -> Path:
+    """A broadcastio.toml with one webhook provider pointing at ``receiver``
+    (``rate_limit``: its TOML inline table, e.g. ``{ per_second = 100, burst = 5 }``)."""
     path = directory / "broadcastio.toml"
     path.write_text(
         "[[providers]]\n"
         'name = "hook"\n'
-        'type = "webhook"\n'
-        "[providers.settings]\n"
+        'type = "webhook"\n' + (f"rate_limit = {rate_limit}\n" if rate_limit else "") + "[providers.settings]\n"
         f'url = "{receiver.url}"\n'
         f"idempotent = {'true' if receiver.idempotent else 'false'}\n"
         "timeout = 10\n"
@@ -229,8 +229,8 @@ class Workers:
 def workers_for(tmp_path: Path, broker_url: str) -> Iterator[Callable[..., Workers]]:
     made: list[Workers] = []
 
-    def make(receiver: Receiver, **env: str) -> Workers:
-        workers = Workers(tmp_path, broker_url, write_config(tmp_path, receiver), **env)
+    def make(receiver: Receiver, *, rate_limit: str | None = None, **env: str) -> Workers:
+        workers = Workers(tmp_path, broker_url, write_config(tmp_path, receiver, rate_limit=rate_limit), **env)
         made.append(workers)
         return workers
 
