@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from broadcastio import DeliveryError, DeliveryResult, Message, Metadata, Orchestrator, UsageError
 from broadcastio.outbox import Outbox
-from broadcastio.outbox._store import SCHEMA_VERSION, claim_due, mark_final, mark_sending
+from broadcastio.outbox._schema import SCHEMA_VERSION
+from broadcastio.outbox._store import claim_due, mark_final, mark_sending
 from broadcastio.testing import FakeClock, FakeProvider, isolated_plugin_manager
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -47,12 +47,12 @@ from broadcastio.cli._render import Tally
 from broadcastio.cli._run import EXIT_SIGINT, EXIT_SIGTERM, Stopper, escalation, journal_exit_code, print_left
 from broadcastio.cli._target import as_target, shown
 from broadcastio.outbox import CampaignChange, CampaignReport, Outbox, RunControl
+from broadcastio.outbox._records import STATES
 
 __all__ = ["campaign"]
 
 OUTBOX_ENV = "BROADCASTIO_OUTBOX"
 DEFAULT_CHUNK = 300
-_STATES = ("pending", "sending", "sent", "failed", "unknown", "cancelled")
 _START_OPTIONS = (
     "config_path",
     "recipients_path",
@@ -175,17 +175,17 @@ def status(name: str, outbox_url: str, as_json: bool) -> None:
     table = Table(title="by state", title_justify="left")
     table.add_column("state")
     table.add_column("count", justify="right")
-    for state in _STATES:
+    for state in STATES:
         table.add_row(state, str(getattr(counts, state)))
     table.add_row("[bold]total[/bold]", str(counts.total))
     out.print(table)
     if report.providers:
         providers = Table(title="by provider", title_justify="left")
         providers.add_column("provider")
-        for state in (*_STATES, "total"):
-            providers.add_column(state, justify="right")
+        for column in (*STATES, "total"):
+            providers.add_column(column, justify="right")
         for item in report.providers:
-            providers.add_row(item.provider, *(str(getattr(item, state)) for state in (*_STATES, "total")))
+            providers.add_row(item.provider, *(str(getattr(item, column)) for column in (*STATES, "total")))
         out.print(providers)
     if report.reasons:
         reasons = Table(title="why not sent", title_justify="left")

@@ -32,10 +32,9 @@ from broadcastio.cli._results import consume, print_summary
 from broadcastio.cli._run import Stopper, deadline_option, grace_option, journal_exit_code, print_left
 from broadcastio.cli._target import OutboxTarget, as_target, journal_rows, open_outbox, outbox_target, shown
 from broadcastio.logs import mask_address
+from broadcastio.outbox._records import STATES
 
 __all__ = ["outbox"]
-
-_STATES = ("pending", "sending", "sent", "failed", "unknown", "cancelled")
 
 
 _FILE = click.argument("outbox_path", metavar="FILE|DSN", callback=outbox_target)
@@ -75,7 +74,7 @@ def status(outbox_path: OutboxTarget, campaign: str | None, as_json: bool) -> No
     fields = msgspec.structs.asdict(counts)
     if as_json:
         if campaign is not None:
-            fields = {"name": counts.name, **{key: fields[key] for key in (*_STATES, "total")}}
+            fields = {"name": counts.name, **{key: fields[key] for key in (*STATES, "total")}}
             fields.update(journalled=counts.journalled, done=counts.done, left=counts.left)
         click.echo(json.dumps(fields))
         return
@@ -83,7 +82,7 @@ def status(outbox_path: OutboxTarget, campaign: str | None, as_json: bool) -> No
     table = Table(title=str(shown(outbox_path)) + (f" campaign {campaign}" if campaign else ""), title_justify="left")
     table.add_column("state")
     table.add_column("count", justify="right")
-    for state in (*_STATES, "total"):
+    for state in (*STATES, "total"):
         table.add_row(state, str(fields[state]))
     out.print(table)
     if campaigns:
@@ -105,7 +104,7 @@ def status(outbox_path: OutboxTarget, campaign: str | None, as_json: bool) -> No
     "--status",
     "states",
     multiple=True,
-    type=click.Choice(_STATES),
+    type=click.Choice(STATES),
     help="Only rows in this state (repeatable); default: unknown, failed and pending.",
 )
 @_campaign_option

@@ -32,8 +32,9 @@ ingest, the writer's batches through outages, grouped marks).
 from __future__ import annotations
 
 from broadcastio._broadcast import RunControl
-from broadcastio.outbox._box import CampaignStatus, HistoryEntry, Outbox, OutboxRow, OutboxState, OutboxStatus
+from broadcastio.outbox._box import Outbox
 from broadcastio.outbox._campaigns import CampaignChange, CampaignReport, ProviderCounts, ReasonCount
+from broadcastio.outbox._records import CampaignStatus, HistoryEntry, OutboxRow, OutboxState, OutboxStatus
 from broadcastio.outbox._runner import DEFAULT_DEADLINE
 
 __all__ = [

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from msgspec import Struct
 
 from broadcastio._errors import UsageError
-from broadcastio.outbox._box import CampaignStatus
-from broadcastio.outbox._store import INTERRUPTED_CODE, cancel_leftovers, owner_is_dead
+from broadcastio.outbox._records import STATES, CampaignStatus
+from broadcastio.outbox._rows import owner_is_dead
+from broadcastio.outbox._store import INTERRUPTED_CODE, cancel_leftovers
 
 if TYPE_CHECKING:
     from broadcastio.outbox._box import Outbox
@@ -42,7 +43,6 @@ __all__ = ["RATE_WINDOW", "CampaignChange", "CampaignReport", "ProviderCounts", 
 RATE_WINDOW = 60.0
 """Seconds of recent outcomes the rate is measured over."""
 Standing = Literal["running", "paused", "cancelled", "finished"]
-_STATES = ("pending", "sending", "sent", "failed", "unknown", "cancelled")
 _ATTEMPTED = ("sent", "failed", "unknown")
 
 
@@ -160,7 +160,7 @@ def _campaign_row(conn: Any, name: str) -> Sequence[Any]:
 
 
 def _counts(conn: Any, campaign: int) -> dict[str, int]:
-    counts = dict.fromkeys(_STATES, 0)
+    counts: dict[str, int] = dict.fromkeys(STATES, 0)
     for state, count in conn.execute(
         "SELECT state, count(*) FROM outbox WHERE campaign = ? GROUP BY state", (campaign,)
     ).fetchall():

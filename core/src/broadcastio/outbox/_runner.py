@@ -37,8 +37,8 @@ from broadcastio._models import DeliveryResult, Message
 from broadcastio._routing import ProviderSlot
 from broadcastio.outbox._box import Outbox
 from broadcastio.outbox._receipts import fire_escalations, next_escalation
+from broadcastio.outbox._rows import Decision
 from broadcastio.outbox._store import (
-    Decision,
     abandon,
     campaign_journalled,
     claim_due,
@@ -388,7 +388,7 @@ class JournalRun:
         """The stored result of each row still deferred at the end (one result per message)."""
         if not self.control.deferred:
             return
-        from broadcastio.outbox._store import stored_result
+        from broadcastio.outbox._rows import stored_result
 
         columns = (
             "id, idempotency_key, state, owner, next_attempt_at, route, reference_id, provider, "

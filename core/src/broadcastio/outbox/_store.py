@@ -1,4 +1,4 @@
-"""The journal's SQL: schema and the statements the writer thread runs.
+"""The journal's SQL: the statements the writer thread runs (the SQLite schema is ``_schema``).
 
 Every function here takes the writer's connection, runs inside the writer's
 current transaction and never commits: the writer groups many of them into
@@ -14,49 +14,45 @@ that time (a transient failure, an open breaker, a rate limit).
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
 
-from broadcastio._errors import ConfigurationError, ErrorClass
-from broadcastio._models import DeliveryError, DeliveryResult, DeliveryStatus, Message
+from broadcastio._models import DeliveryError, DeliveryResult, Message
 from broadcastio.outbox._db import Db, is_postgres
 from broadcastio.outbox._receipts import adopt_orphans
+from broadcastio.outbox._rows import (
+    Decision,
+    busy,
+    decode_message,
+    encode_message,
+    owner_is_dead,
+    stored_result,
+)
 
 __all__ = [
-    "BUSY_CODE",
     "CANCELLED_CODE",
     "FINAL_STATES",
     "HELD_CAMPAIGN",
     "INTERRUPTED_CODE",
     "OPEN_STATES",
-    "SCHEMA_VERSION",
     "UNDECODABLE_CODE",
-    "Decision",
     "abandon",
     "campaign_journalled",
     "cancel_leftovers",
     "claim_due",
-    "create_schema",
-    "decode_message",
-    "encode_message",
     "finish_and_start",
     "ingest_chunk",
     "mark_all_final",
     "mark_final",
     "mark_sending",
     "open_campaign",
-    "owner_is_dead",
     "release",
     "renew",
-    "stored_result",
     "waiting",
 ]
 
-SCHEMA_VERSION = 4
 OPEN_STATES = ("pending", "sending", "unknown")
 FINAL_STATES = ("sent", "failed", "cancelled")
 INTERRUPTED_CODE = "outbox.interrupted"
@@ -66,238 +62,13 @@ HELD_CAMPAIGN = (
     "EXISTS (SELECT 1 FROM campaigns WHERE campaigns.id = outbox.campaign "
     "AND (campaigns.paused_at IS NOT NULL OR campaigns.cancelled_at IS NOT NULL))"
 )
-BUSY_CODE = "outbox.in_progress"
 UNDECODABLE_CODE = "outbox.undecodable_row"
-_HOST = socket.gethostname()
-
-_encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Message)
-
-_TABLES = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE,
-    created_at REAL NOT NULL,
-    journalled_at REAL,
-    paused_at REAL,
-    cancelled_at REAL
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY,
-    idempotency_key TEXT NOT NULL UNIQUE,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    owner TEXT,
-    next_attempt_at REAL,
-    route TEXT,
-    reference_id TEXT,
-    provider TEXT,
-    provider_message_id TEXT,
-    error_code TEXT,
-    error_class TEXT,
-    error_message TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    message BLOB NOT NULL,
-    campaign INTEGER,
-    row_number INTEGER,
-    receipt_level INTEGER,
-    receipt_status TEXT,
-    receipt_at REAL,
-    escalate_after REAL,
-    escalate_unless INTEGER,
-    escalate_at REAL,
-    skip TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_by_campaign ON outbox (campaign);
-CREATE INDEX IF NOT EXISTS outbox_by_campaign_row ON outbox (campaign, row_number);
-CREATE INDEX IF NOT EXISTS outbox_by_owner ON outbox (owner) WHERE owner IS NOT NULL;
-"""
-
-# Version 3: receipts, the acceptances they are matched by, and escalations.
-_RECEIPT_TABLES = """
-CREATE TABLE IF NOT EXISTS receipts (
-    receipt_id TEXT PRIMARY KEY,
-    outbox_id INTEGER,
-    provider TEXT,
-    provider_type TEXT NOT NULL,
-    provider_message_id TEXT,
-    idempotency_key TEXT,
-    level INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    error_code TEXT,
-    error_class TEXT,
-    error_message TEXT,
-    occurred_at REAL NOT NULL,
-    received_at REAL NOT NULL,
-    outcome TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS receipts_by_row ON receipts (outbox_id);
-CREATE INDEX IF NOT EXISTS receipts_orphaned ON receipts (provider_message_id) WHERE outbox_id IS NULL;
-CREATE TABLE IF NOT EXISTS accepts (
-    provider_message_id TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    outbox_id INTEGER NOT NULL,
-    accepted_at REAL NOT NULL,
-    PRIMARY KEY (provider_message_id, provider)
-);
-CREATE TABLE IF NOT EXISTS escalations (
-    outbox_id INTEGER NOT NULL,
-    from_provider TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (outbox_id, from_provider)
-);
-"""
-_V3_COLUMNS = (
-    "receipt_level INTEGER",
-    "receipt_status TEXT",
-    "receipt_at REAL",
-    "escalate_after REAL",
-    "escalate_unless INTEGER",
-    "escalate_at REAL",
-    "skip TEXT",
-)
 
 # Columns read back to decide about a row or to rebuild its stored result.
 _ROW_COLUMNS = (
     "id, idempotency_key, state, owner, next_attempt_at, route, reference_id, "
     "provider, provider_message_id, error_code, error_class, error_message, attempts, row_number, campaign, skip"
 )
-
-
-class Decision:
-    """What to do with one row: ``send`` it (claimed, with its message), give
-    back its stored ``result`` (``done``, or ``busy`` while another run holds
-    it), or wait: ``deferred`` until ``until``. ``skip`` names the providers a
-    receipt or an escalation ruled out for this row's next send."""
-
-    __slots__ = ("attempts", "kind", "message", "result", "row_id", "row_number", "skip", "until")
-
-    def __init__(
-        self,
-        kind: str,
-        *,
-        row_id: int = 0,
-        message: Message | None = None,
-        result: DeliveryResult | None = None,
-        attempts: int = 0,
-        row_number: int | None = None,
-        until: float | None = None,
-        skip: tuple[str, ...] = (),
-    ) -> None:
-        self.kind = kind
-        self.skip = skip
-        self.row_id = row_id
-        self.message = message
-        self.result = result
-        self.attempts = attempts
-        self.row_number = row_number
-        self.until = until
-
-
-def create_schema(conn: Db) -> None:
-    """Create the tables if missing, upgrading an older journal in place, one version at a time."""
-    conn.execute("CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    row = conn.execute("SELECT value FROM outbox_meta WHERE key = 'schema_version'").fetchone()
-    version = None if row is None else int(row[0])
-    if version is not None and not 1 <= version <= SCHEMA_VERSION:
-        raise ConfigurationError(f"outbox schema version {version} is not supported (expected {SCHEMA_VERSION})")
-    if version == 1:  # add campaigns and row numbers; existing rows belong to no campaign
-        conn.execute("ALTER TABLE outbox ADD COLUMN campaign INTEGER")
-        conn.execute("ALTER TABLE outbox ADD COLUMN row_number INTEGER")
-        version = 2
-    if version == 2:  # receipts and escalation timers; existing rows have neither
-        for column in _V3_COLUMNS:
-            conn.execute(f"ALTER TABLE outbox ADD COLUMN {column}")
-    if version is not None and version < 4:  # pause and cancel; a version 1 file has no campaigns table yet
-        present = {row[1] for row in conn.execute("PRAGMA table_info(campaigns)")}
-        for column in ("paused_at", "cancelled_at"):
-            if present and column not in present:
-                conn.execute(f"ALTER TABLE campaigns ADD COLUMN {column} REAL")
-    for statement in (_TABLES + _RECEIPT_TABLES).split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    conn.execute(
-        "INSERT INTO outbox_meta (key, value) VALUES ('schema_version', ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (str(SCHEMA_VERSION),),
-    )
-
-
-def encode_message(message: Message) -> bytes:
-    return _encoder.encode(message)
-
-
-def decode_message(blob: bytes) -> Message:
-    return _decoder.decode(blob)
-
-
-def owner_is_dead(owner: str) -> bool:
-    """True only when ``owner`` (``host:pid:random[/run]``) names a process of
-    this host that no longer exists; any doubt counts as alive."""
-    parts = owner.split("/", 1)[0].split(":")
-    if len(parts) != 3 or parts[0] != _HOST:
-        return False
-    try:
-        pid = int(parts[1])
-    except ValueError:
-        return False
-    if pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, but not ours to signal
-        return False
-    return False
-
-
-def _error_of(row: Sequence[Any]) -> DeliveryError | None:
-    code, error_class, error_message, provider = row[9], row[10], row[11], row[7]
-    if code is None:
-        return None
-    return DeliveryError(
-        code=code,
-        message=error_message or "",
-        error_class=ErrorClass(error_class or ErrorClass.AMBIGUOUS.value),
-        provider=provider,
-    )
-
-
-_STATUS_OF_STATE: dict[str, DeliveryStatus] = {
-    "sent": "delivered",
-    "failed": "failed",
-    "pending": "failed",
-    "cancelled": "failed",
-}
-
-
-def stored_result(row: Sequence[Any]) -> DeliveryResult:
-    """The result a row records (a row read with ``_ROW_COLUMNS``). A
-    deferred ``pending`` row reads as failed with its transient error."""
-    key, state, reference_id, provider, message_id = row[1], row[2], row[6], row[7], row[8]
-    error = _error_of(row)
-    status = _STATUS_OF_STATE.get(state, "unknown")
-    if status != "delivered" and error is None:
-        status = "unknown"
-        error = DeliveryError.ambiguous(BUSY_CODE, "another run is sending this message now")
-    return DeliveryResult(
-        status=status,
-        provider=provider,
-        provider_message_id=message_id if status == "delivered" else None,
-        error=error if status != "delivered" else None,
-        idempotency_key=key,
-        reference_id=reference_id,
-    )
-
-
-def _busy(key: str, reference_id: str | None) -> Decision:
-    error = DeliveryError.ambiguous(BUSY_CODE, "another run holds this message's lease and may be sending it")
-    return Decision(
-        "busy", result=DeliveryResult(status="unknown", error=error, idempotency_key=key, reference_id=reference_id)
-    )
 
 
 def _interrupt(conn: Db, row: Sequence[Any], now: float) -> list[Any]:
@@ -330,7 +101,7 @@ def _decide(
     # A pending row this very run holds is its own claim, committed by a batch whose COMMIT the
     # writer could not confirm (the connection dropped) and ran again: it stays claimed.
     if held and not (row_owner == owner and state == "pending"):
-        return _busy(row[1], row[6])  # held by a live run, ours included (a key given twice)
+        return busy(row[1], row[6])  # held by a live run, ours included (a key given twice)
     if row_owner is None and state == "pending" and until is not None and until > now:
         return Decision("deferred", row_id=row_id, until=until)
     if state == "sending":
@@ -401,13 +172,13 @@ def ingest_chunk(
     given: list[DeliveryResult] = []
     fresh: set[str] = set()
     new_rows: list[tuple[Any, ...]] = []
-    encode = _encoder.encode
+    encode = encode_message
     after, unless = escalate if escalate is not None else (None, None)
     for number, message in items:
         metadata = message.metadata
         key = metadata.idempotency_key
         if key in fresh:  # the same key twice in one chunk: the first copy is the one sent
-            given.append(_busy(key, metadata.reference_id).result)  # type: ignore[arg-type]
+            given.append(busy(key, metadata.reference_id).result)  # type: ignore[arg-type]
             continue
         fresh.add(key)
         new_rows.append((key, metadata.reference_id, now, now, encode(message), campaign, number, after, unless))
@@ -435,7 +206,7 @@ def ingest_chunk(
             if state in FINAL_STATES:
                 given.append(stored_result(row))
             elif row_owner is not None and until is not None and until > now and not owner_is_dead(row_owner):
-                given.append(_busy(row[1], row[6]).result)  # type: ignore[arg-type]
+                given.append(busy(row[1], row[6]).result)  # type: ignore[arg-type]
             elif row[14] != campaign:
                 adopt.append(row[0])
     if adopt and campaign is not None:
