@@ -25,6 +25,7 @@ from typing import Any
 
 from broadcastio._errors import OutboxError
 from broadcastio.outbox._db import Db
+from broadcastio.outbox._writer import job_groups, run_group
 
 __all__ = ["PgBatches"]
 
@@ -124,21 +125,11 @@ class PgBatches:
     def _attempt(self, db: Db, batch: list[Any], isolate: bool) -> list[tuple[Any, bool]]:
         raw = db.raw
         outcomes: list[tuple[Any, bool]] = []
-        index = 0
-        while index < len(batch):
-            function = batch[index][0]
-            many = getattr(function, "many", None)
-            end = index + 1
-            if many is not None:  # a run of the same job: one executemany, not many executes
-                while end < len(batch) and batch[end][0] is function:
-                    end += 1
+        for group in job_groups(batch):
             if isolate:
                 raw.execute("SAVEPOINT broadcastio_job")
             try:
-                if many is not None and end - index > 1:
-                    outcomes.extend((value, False) for value in many(db, [job[1] for job in batch[index:end]]))
-                else:
-                    outcomes.append((function(db, *batch[index][1]), False))
+                outcomes.extend(run_group(db, group))
                 if isolate:
                     raw.execute("RELEASE SAVEPOINT broadcastio_job")
             except Exception as exc:
@@ -148,7 +139,6 @@ class PgBatches:
                     raise _JobFailed from exc
                 raw.execute("ROLLBACK TO SAVEPOINT broadcastio_job")
                 failure = self._as_error(exc, self._name)
-                outcomes.extend((failure, True) for _ in range(end - index))
-            index = end
+                outcomes.extend((failure, True) for _ in group)
         raw.commit()
         return outcomes

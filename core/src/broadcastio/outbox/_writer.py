@@ -20,13 +20,13 @@ import concurrent.futures
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from broadcastio._errors import OutboxError
 from broadcastio.outbox._db import Db
 
-__all__ = ["Writer"]
+__all__ = ["Writer", "job_groups", "run_group"]
 
 T = TypeVar("T")
 _STOP = object()
@@ -56,6 +56,28 @@ def _resolve(pairs: list[tuple[asyncio.Future[Any], Any, bool]]) -> None:
             future.set_exception(value)
         else:
             future.set_result(value)
+
+
+def job_groups(batch: list[Any]) -> Iterator[list[Any]]:
+    """``batch`` cut into groups: consecutive calls of one job that has a ``many`` form
+    (one ``executemany`` for all of them), every other job alone."""
+    index = 0
+    while index < len(batch):
+        function = batch[index][0]
+        end = index + 1
+        if getattr(function, "many", None) is not None:
+            while end < len(batch) and batch[end][0] is function:
+                end += 1
+        yield batch[index:end]
+        index = end
+
+
+def run_group(db: Db, group: list[Any]) -> list[tuple[Any, bool]]:
+    """Run one group of ``job_groups`` on ``db``: its outcomes, none of them failed (it raises instead)."""
+    function = group[0][0]
+    if len(group) > 1:
+        return [(value, False) for value in function.many(db, [job[1] for job in group])]
+    return [(function(db, *group[0][1]), False)]
 
 
 class Writer:
@@ -171,28 +193,16 @@ class Writer:
         conn = db.raw
         try:
             conn.execute("BEGIN IMMEDIATE")
-            index = 0
-            while index < len(batch):
-                function = batch[index][0]
-                many = getattr(function, "many", None)
-                end = index + 1
-                if many is not None:  # a run of the same job: one executemany, not many executes
-                    while end < len(batch) and batch[end][0] is function:
-                        end += 1
+            for group in job_groups(batch):
                 try:
-                    if many is not None and end - index > 1:
-                        values = many(db, [job[1] for job in batch[index:end]])
-                        outcomes.extend((value, False) for value in values)
-                    else:
-                        outcomes.append((function(db, *batch[index][1]), False))
+                    outcomes.extend(run_group(db, group))
                 except Exception as exc:  # these jobs fail alone; SQLite undid the failing statement
                     if not conn.in_transaction:
                         # SQLite rolled the whole transaction back (disk full, I/O error): nothing of
                         # the batch is stored, and later jobs must not autocommit one by one.
                         raise
                     failure = _as_outbox_error(exc, self._name)
-                    outcomes.extend((failure, True) for _ in range(end - index))
-                index = end
+                    outcomes.extend((failure, True) for _ in group)
             conn.execute("COMMIT")
         except Exception as exc:  # the transaction itself failed: nothing of the batch is stored
             if conn.in_transaction:
