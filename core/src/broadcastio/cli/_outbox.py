@@ -6,6 +6,7 @@ Each command takes the outbox as a SQLite FILE or a PostgreSQL DSN (``postgresql
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,27 @@ def _open_existing(target: OutboxTarget) -> Any:
 
 def _campaign_option(func: Any) -> Any:
     return click.option("--campaign", help="Only this campaign of the outbox.")(func)
+
+
+def _keep_moving_options(once: str, poll: str) -> Callable[[Any], Any]:
+    """The options ``watch`` and ``relay`` share (both keep an outbox moving), with their own help."""
+
+    def apply(func: Any) -> Any:
+        for option in reversed(
+            (
+                config_option,
+                via_option,
+                concurrency_option,
+                _campaign_option,
+                grace_option,
+                click.option("--once", is_flag=True, help=once),
+                click.option("--poll", type=click.FloatRange(min=0.01), default=1.0, show_default=True, help=poll),
+            )
+        ):
+            func = option(func)
+        return func
+
+    return apply
 
 
 @click.group()
@@ -280,18 +302,9 @@ def resume(
 
 @outbox.command()
 @_FILE
-@config_option
-@via_option
-@concurrency_option
-@_campaign_option
-@grace_option
-@click.option("--once", is_flag=True, help="Process what is due now, then exit (for cron and tests).")
-@click.option(
-    "--poll",
-    type=click.FloatRange(min=0.01),
-    default=1.0,
-    show_default=True,
-    help="Seconds between looks at the outbox when nothing falls due sooner.",
+@_keep_moving_options(
+    once="Process what is due now, then exit (for cron and tests).",
+    poll="Seconds between looks at the outbox when nothing falls due sooner.",
 )
 @click.pass_obj
 @handle_errors
@@ -376,18 +389,9 @@ def _woken_by_commits(box: Any) -> Any:
 
 @outbox.command()
 @click.argument("outbox_path", metavar="[DSN]", required=False, callback=outbox_target)
-@config_option
-@via_option
-@concurrency_option
-@_campaign_option
-@grace_option
-@click.option("--once", is_flag=True, help="Send what is committed and due now, then exit (cron, Celery beat).")
-@click.option(
-    "--poll",
-    type=click.FloatRange(min=0.01),
-    default=1.0,
-    show_default=True,
-    help="Seconds between looks at the outbox when no commit wakes the relay sooner.",
+@_keep_moving_options(
+    once="Send what is committed and due now, then exit (cron, Celery beat).",
+    poll="Seconds between looks at the outbox when no commit wakes the relay sooner.",
 )
 @click.pass_obj
 @handle_errors
