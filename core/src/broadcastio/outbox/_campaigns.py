@@ -19,7 +19,7 @@ process, so they work the same for one ``broadcast`` and for forty workers:
   both: claims and cancels are serialised by the database.
 
 Every statement uses ``?`` placeholders and SQL that SQLite and PostgreSQL
-both accept (contract 1 of issue 10).
+both accept (``_db``).
 """
 
 from __future__ import annotations

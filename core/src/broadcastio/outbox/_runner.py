@@ -190,7 +190,7 @@ class JournalRun:
 
         Transient failures are never final; neither is "no provider could be
         tried" while the recipient has an address one of the providers serves
-        (breaker open, unhealthy, rate limited: the lead's delivery code marks
+        (breaker open, unhealthy, rate limited: the delivery code marks
         those transient with ``retry_after``; older results say permanent).
         """
         error = result.error

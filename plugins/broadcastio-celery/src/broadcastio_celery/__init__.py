@@ -50,7 +50,8 @@ def __getattr__(name: str) -> Any:
     return _app
 
 
-if hasattr(hookspecs, "broadcastio_campaign_workers"):  # OPS's hookspec (contract 3), once core has it
+# An older core without the hook still loads the plugin, only without `--workers celery`.
+if hasattr(hookspecs, "broadcastio_campaign_workers"):
 
     @hookspecs.hookimpl
     def broadcastio_campaign_workers() -> list[CeleryWorkers]:

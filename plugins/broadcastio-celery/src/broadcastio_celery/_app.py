@@ -9,7 +9,7 @@ only through idempotent providers). Rows the run could not finish now
 (deferred, held elsewhere, or stopped by a warm shutdown) make the task
 enqueue itself again with a countdown instead of sleeping in a worker slot.
 
-``broadcastio.relay`` is one watcher pass over the outbox (contract 5):
+``broadcastio.relay`` is one watcher pass over the outbox (the transactional outbox's relay):
 beat runs it so committed transactional-outbox rows, deferred rows and
 rows whose chunk task was lost get sent.
 """

@@ -1,4 +1,4 @@
-"""``--workers celery`` (contract 3): enqueue a journalled campaign as chunk tasks."""
+"""``--workers celery``: enqueue a journalled campaign as chunk tasks."""
 
 from __future__ import annotations
 
