@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from broadcastio import make_plugin_manager
-from broadcastio._workers import campaign_workers
+from broadcastio import CampaignWorkers, make_plugin_manager
 from broadcastio_celery import CeleryWorkers
 
 
 def test_the_installed_plugin_offers_celery_workers() -> None:
-    offered = campaign_workers(make_plugin_manager())
-    assert isinstance(offered["celery"], CeleryWorkers)
+    offered = [item for batch in make_plugin_manager().hook.broadcastio_campaign_workers() for item in batch]
+    celery = [item for item in offered if item.name == "celery"]
+    assert len(celery) == 1
+    assert isinstance(celery[0], CeleryWorkers)
+    assert isinstance(celery[0], CampaignWorkers)  # the runtime-checkable protocol
